@@ -1,0 +1,255 @@
+"""Configuration: keyword arguments > environment > TOML file, validated once.
+
+Every setting has one keyword name, which is also its key in the ``[saasus_mw]``
+table of the TOML file named by ``SAASUS_MW_CONFIG``, and one environment
+variable. SaaSus credentials keep the SDK's own variable names so an existing
+deployment needs nothing new.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import os
+import sys
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import SecretStr
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = ["ConfigError", "Settings"]
+
+CONFIG_FILE_VAR = "SAASUS_MW_CONFIG"
+TOML_TABLE = "saasus_mw"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names where it came from."""
+
+
+def _str(value: str) -> str:
+    return value.strip()
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("expected a whole number above 0")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0 or number == float("inf"):
+        raise ValueError("expected a number of seconds above 0")
+    return number
+
+
+def _secret(value: str) -> SecretStr:
+    return SecretStr(value.strip())
+
+
+def _secret_list(value: str) -> tuple[SecretStr, ...]:
+    return tuple(SecretStr(part.strip()) for part in value.split(",") if part.strip())
+
+
+def _path(value: str) -> str:
+    value = value.strip()
+    if value.startswith("/") and not value.startswith("//") and not any(c in value for c in "?#\\ "):
+        if value == "/" or not value.endswith("/"):
+            return value
+    raise ValueError("expected an absolute path such as /callback, without query or trailing slash")
+
+
+def _redirect_target(value: str) -> str:
+    value = value.strip()
+    # A path within this app, or an absolute http(s) URL: never "//host" or
+    # "javascript:", which browsers would follow somewhere unintended.
+    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    if value.startswith(("https://", "http://")) and not any(c in value for c in "\r\n\t "):
+        return value
+    raise ValueError("expected a path starting with / or an absolute http(s) URL")
+
+
+def _cookie_name(value: str) -> str:
+    value = value.strip()
+    if not value or not all(c.isascii() and (c.isalnum() or c in "-_") for c in value):
+        raise ValueError("expected letters, digits, - or _")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class _Field:
+    env: str
+    parse: Callable[[str], Any]
+    default: str | None  # None: required
+    doc: str
+
+
+# The single definition of every setting; the README table is checked against it.
+FIELDS: dict[str, _Field] = {
+    "saasus_saas_id": _Field("SAASUS_SAAS_ID", _str, None, "SaaSus SaaS ID (the SDK's own name)"),
+    "saasus_api_key": _Field("SAASUS_API_KEY", _str, None, "SaaSus API key (the SDK's own name)"),
+    "saasus_secret_key": _Field("SAASUS_SECRET_KEY", _secret, None, "SaaSus client secret (the SDK's own name)"),
+    "saasus_base_url": _Field(
+        "SAASUS_BASE_URL", _str, "https://api.saasus.io/v1", "SaaSus API base URL (the SDK's own name)"
+    ),
+    "enabled": _Field("SAASUS_MW_ENABLED", _bool, "true", "`false`: pure pass-through, nothing intercepted"),
+    "callback_path": _Field("SAASUS_MW_CALLBACK_PATH", _path, "/callback", "the path SaaSus redirects to"),
+    "secret_key": _Field(
+        "SAASUS_MW_SECRET_KEY",
+        _secret,
+        "",
+        "signs the state cookie; default: derived from SAASUS_SECRET_KEY (every worker agrees)",
+    ),
+    "secret_key_fallbacks": _Field(
+        "SAASUS_MW_SECRET_KEY_FALLBACKS", _secret_list, "", "comma-separated older keys still accepted (rotation)"
+    ),
+    "success_url": _Field("SAASUS_MW_SUCCESS_URL", _redirect_target, "/", "where the user goes after linking"),
+    "cookie_secure": _Field("SAASUS_MW_COOKIE_SECURE", _bool, "true", "`false` only for plain-http local use"),
+    "cookie_name": _Field("SAASUS_MW_COOKIE_NAME", _cookie_name, "saasus_mw_state", "name of the state cookie"),
+    "state_ttl": _Field("SAASUS_MW_STATE_TTL", _positive_int, "900", "seconds the picker state stays valid"),
+    "timeout": _Field("SAASUS_MW_TIMEOUT", _positive_float, "10", "seconds each SaaSus call may take"),
+    "max_threads": _Field(
+        "SAASUS_MW_MAX_THREADS", _positive_int, "10", "ASGI: SaaSus calls running at once (own thread limit)"
+    ),
+}
+
+# Derivation label: the cookie key is never the SaaSus secret itself.
+_KEY_PURPOSE = b"saasus_mw state cookie signing key v1"
+_MIN_KEY_LENGTH = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Validated settings. Build with :meth:`load`; secrets print as ``**********``."""
+
+    saasus_saas_id: str
+    saasus_api_key: str
+    saasus_secret_key: SecretStr
+    saasus_base_url: str
+    enabled: bool
+    callback_path: str
+    secret_key: SecretStr
+    secret_key_fallbacks: tuple[SecretStr, ...]
+    success_url: str
+    cookie_secure: bool
+    cookie_name: str
+    state_ttl: int
+    timeout: float
+    max_threads: int
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read kwargs > ``environ`` (default ``os.environ``) > TOML file.
+
+        Raises :class:`ConfigError` naming the first missing or malformed setting.
+        """
+        environ = os.environ if environ is None else environ
+        unknown = set(overrides) - set(FIELDS)
+        if unknown:
+            raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        file_values = _read_toml(environ.get(CONFIG_FILE_VAR, ""))
+
+        values: dict[str, Any] = {}
+        for name, field in FIELDS.items():
+            if name in overrides:
+                raw, origin = overrides[name], f"keyword argument {name!r}"
+            elif field.env in environ:
+                raw, origin = environ[field.env], f"environment variable {field.env}"
+            elif name in file_values:
+                raw, origin = file_values[name], f"{environ[CONFIG_FILE_VAR]} [{TOML_TABLE}] {name}"
+            else:
+                raw, origin = field.default, f"default of {field.env}"
+            values[name] = _parse(name, field, raw, origin)
+
+        # Only required when the middleware will act: a disabled middleware must
+        # start even on a host that has no SaaSus credentials (the 3 a.m. switch).
+        if values["enabled"]:
+            for name in ("saasus_saas_id", "saasus_api_key", "saasus_secret_key"):
+                if not _reveal(values[name]):
+                    raise ConfigError(f"{FIELDS[name].env} is required (set it in the environment or the TOML file)")
+        if not values["secret_key"].get_secret_value():
+            values["secret_key"] = _derive_key(values["saasus_secret_key"])
+        elif len(values["secret_key"].get_secret_value()) < _MIN_KEY_LENGTH:
+            raise ConfigError(f"SAASUS_MW_SECRET_KEY must be at least {_MIN_KEY_LENGTH} characters")
+        if not values["saasus_base_url"].startswith(("https://", "http://")):
+            raise ConfigError("SAASUS_BASE_URL must be an http(s) URL such as https://api.saasus.io/v1")
+        values["saasus_base_url"] = values["saasus_base_url"].rstrip("/")
+        if not values["cookie_secure"] and values["success_url"].startswith("https://"):
+            warnings.warn(
+                "SAASUS_MW_COOKIE_SECURE is false while SAASUS_MW_SUCCESS_URL is https: "
+                "the state cookie would travel without TLS",
+                stacklevel=2,
+            )
+        return cls(**values)
+
+    @property
+    def signing_keys(self) -> list[str]:
+        """Keys for itsdangerous, oldest first: the newest (last) signs."""
+        return [k.get_secret_value() for k in reversed(self.secret_key_fallbacks)] + [
+            self.secret_key.get_secret_value()
+        ]
+
+
+def _parse(name: str, field: _Field, raw: Any, origin: str) -> Any:
+    if isinstance(raw, bool | int | float) and not isinstance(raw, str):
+        raw = str(raw).lower() if isinstance(raw, bool) else str(raw)
+    elif isinstance(raw, list | tuple):
+        raw = ",".join(str(item) for item in raw)
+    elif isinstance(raw, SecretStr):
+        raw = raw.get_secret_value()
+    if raw is None:
+        raw = ""
+    if not isinstance(raw, str):
+        raise ConfigError(f"{origin}: expected a string, got {type(raw).__name__}")
+    try:
+        return field.parse(raw)
+    except ValueError as exc:
+        # Never echo the value: it may be a secret.
+        raise ConfigError(f"{origin} ({field.env}) is malformed: {exc}") from None
+
+
+def _reveal(value: Any) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+
+def _derive_key(saasus_secret: SecretStr) -> SecretStr:
+    digest = hmac.new(saasus_secret.get_secret_value().encode(), _KEY_PURPOSE, hashlib.sha256).hexdigest()
+    return SecretStr(digest)
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    if not path:
+        return {}
+    try:
+        with open(path, "rb") as fh:
+            document = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{CONFIG_FILE_VAR}={path}: cannot read the file ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{CONFIG_FILE_VAR}={path}: not valid TOML ({exc})") from None
+    table = document.get(TOML_TABLE, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{CONFIG_FILE_VAR}={path}: [{TOML_TABLE}] must be a table")
+    unknown = set(table) - set(FIELDS)
+    if unknown:
+        raise ConfigError(f"{CONFIG_FILE_VAR}={path}: unknown key(s) in [{TOML_TABLE}]: {', '.join(sorted(unknown))}")
+    return table
