@@ -1,0 +1,272 @@
+"""The only module that touches saasus-sdk-python.
+
+One pooled, signed client per process, built from :class:`~saasus_mw.settings.Settings`.
+It uses the SDK's generated API classes and models but none of its helpers,
+because each helper carries a defect (see the README, "SDK defects"):
+
+- ``Signed*ApiClient`` signs the query string and then lets the generated client
+  append it again (``?token=x?token=x``), so every signed call with a query
+  fails verification. We sign in ``request()``, where the URL is final.
+- ``saasus_sdk_python.client.Client`` is a process-wide singleton that reads
+  ``SAASUS_*`` from the environment once, and its module runs ``load_dotenv()``
+  at import. We never import it: keys come from our settings (a TOML file alone
+  works) and two middlewares with different credentials can share a process.
+- Nothing sets an HTTP timeout. Every call here has one.
+- ``middleware.Authenticate`` catches exception classes of the unrelated
+  ``openapi_client`` package and ``callback.Callback`` lets the 404 for a bad
+  code escape. We map every outcome to :class:`SaaSusError` ourselves.
+- The generated REST layer logs whole response bodies (tokens) at DEBUG.
+  A filter on its loggers drops those records.
+- The generated code warns (pydantic v1 APIs) at import; we import it with
+  those warnings silenced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import hmac
+import json
+import logging
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import urllib3
+from pydantic.warnings import PydanticDeprecatedSince20
+
+# The generated SDK uses pydantic v1 APIs that warn at import and on every call.
+# They are its business, not the host app's: hide them, and only them.
+warnings.filterwarnings("ignore", category=PydanticDeprecatedSince20, module=r"saasus_sdk_python\.")
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", PydanticDeprecatedSince20)
+    from saasus_sdk_python.src import auth, awsmarketplace
+    from saasus_sdk_python.src.auth.api.credential_api import CredentialApi
+    from saasus_sdk_python.src.auth.api.saas_user_api import SaasUserApi
+    from saasus_sdk_python.src.auth.api.user_info_api import UserInfoApi
+    from saasus_sdk_python.src.auth.exceptions import ApiException as AuthApiException
+    from saasus_sdk_python.src.auth.models.link_aws_marketplace_param import LinkAwsMarketplaceParam
+    from saasus_sdk_python.src.awsmarketplace.exceptions import ApiException as MarketplaceApiException
+
+from .settings import Settings
+
+__all__ = ["Credentials", "ErrorKind", "SaaSus", "SaaSusError", "Tenant", "UserInfo"]
+
+_T = TypeVar("_T")
+_API_EXCEPTIONS = (AuthApiException, MarketplaceApiException)
+USER_AGENT = "saasus_mw"
+
+
+class ErrorKind(str, enum.Enum):
+    TIMEOUT = "timeout"  # no answer in time; SaaSus may or may not have acted
+    UNREACHABLE = "unreachable"  # connection refused or dropped
+    REJECTED = "rejected"  # 4xx: SaaSus said no (bad code, used token, ...)
+    SERVER_ERROR = "server_error"  # 5xx
+    BAD_RESPONSE = "bad_response"  # an answer that is not what the spec promises
+
+
+class SaaSusError(Exception):
+    """A SaaSus call failed. Carries no token: safe to log and to show."""
+
+    def __init__(self, kind: ErrorKind, *, status: int | None = None, error_type: str = "", message: str = "") -> None:
+        super().__init__(f"{kind.value}: status={status} type={error_type or '-'}")
+        self.kind = kind
+        self.status = status
+        self.error_type = error_type  # SaaSus's own error "type"
+        self.message = message  # SaaSus's own message, for logs; may be shown escaped
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind is not ErrorKind.REJECTED
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    id_token: str = dataclasses.field(repr=False)
+    access_token: str = dataclasses.field(repr=False)
+    refresh_token: str | None = dataclasses.field(repr=False, default=None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Tenant:
+    id: str
+    name: str
+    completed_sign_up: bool
+    plan_id: str | None
+    roles: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class UserInfo:
+    id: str
+    email: str
+    tenants: tuple[Tenant, ...]
+
+
+class _Signer:
+    """SAASUSSIGV1: hex HMAC-SHA256 over minute + API key + method + host + path?query + body."""
+
+    def __init__(self, saas_id: str, api_key: str, secret: str, clock: Callable[[], float] = time.time) -> None:
+        self._prefix = f", SaaSID={saas_id}, APIKey={api_key}"
+        self._api_key = api_key
+        self._secret = secret.encode()
+        self._clock = clock
+
+    def authorization(self, method: str, url: str, body: str) -> str:
+        parts = urlsplit(url)
+        target = parts.netloc + parts.path + (f"?{parts.query}" if parts.query else "")
+        minute = time.strftime("%Y%m%d%H%M", time.gmtime(self._clock()))
+        message = minute + self._api_key + method.upper() + target + body
+        digest = hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
+        return f"SAASUSSIGV1 Sig={digest}{self._prefix}"
+
+    def __repr__(self) -> str:
+        return "<_Signer secret hidden>"
+
+
+class _SignedRequests:
+    """Mixin for the generated ApiClients: sign what is really sent, always with a timeout."""
+
+    signer: _Signer
+    timeout: float
+
+    def request(  # noqa: PLR0913 - the generated client's signature
+        self,
+        method: str,
+        url: str,
+        query_params: Any = None,
+        headers: dict[str, str] | None = None,
+        post_params: Any = None,
+        body: Any = None,
+        _preload_content: bool = True,
+        _request_timeout: Any = None,
+    ) -> Any:
+        # The generated REST layer sends json.dumps(body); sign exactly that.
+        payload = json.dumps(body) if body is not None else ""
+        headers = dict(headers or {})
+        headers["Authorization"] = self.signer.authorization(method, url, payload)
+        return super().request(  # type: ignore[misc]
+            method, url, query_params, headers, post_params, body, _preload_content, _request_timeout or self.timeout
+        )
+
+
+class _AuthClient(_SignedRequests, auth.ApiClient):  # type: ignore[misc]
+    pass
+
+
+class _MarketplaceClient(_SignedRequests, awsmarketplace.ApiClient):  # type: ignore[misc]
+    pass
+
+
+class _DropBodies(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("response body")
+
+
+for _name in ("saasus_sdk_python.src.auth.rest", "saasus_sdk_python.src.awsmarketplace.rest"):
+    logging.getLogger(_name).addFilter(_DropBodies())
+
+
+class SaaSus:
+    """Blocking SaaSus calls over one connection pool; build one per process and reuse it."""
+
+    def __init__(self, settings: Settings) -> None:
+        signer = _Signer(
+            settings.saasus_saas_id, settings.saasus_api_key, settings.saasus_secret_key.get_secret_value()
+        )
+        # Connect errors are safe to retry once (nothing was sent); read errors
+        # are not: a PATCH that reached SaaSus must never be sent twice.
+        retries = urllib3.Retry(total=1, connect=1, read=0, status=0, other=0, redirect=0)
+        self._auth = self._client(_AuthClient, auth.Configuration, settings, "/auth", signer, retries)
+        self._marketplace = self._client(
+            _MarketplaceClient, awsmarketplace.Configuration, settings, "/awsmarketplace", signer, retries
+        )
+        # One pool for both APIs: they live on the same host.
+        self._marketplace.rest_client.pool_manager = self._auth.rest_client.pool_manager
+
+    @staticmethod
+    def _client(
+        cls: type[Any], configuration: type[Any], settings: Settings, prefix: str, signer: _Signer, retries: Any
+    ) -> Any:
+        config = configuration(host=settings.saasus_base_url + prefix)
+        config.retries = retries
+        config.connection_pool_maxsize = settings.max_threads
+        client = cls(config)
+        client.signer = signer
+        client.timeout = settings.timeout
+        client.user_agent = USER_AGENT
+        return client
+
+    def exchange_code(self, code: str) -> Credentials:
+        """``GET /auth/credentials`` with the single-use code (auth flow ``tempCodeAuth``)."""
+        result = _call(CredentialApi(self._auth).get_auth_credentials, code=code, auth_flow="tempCodeAuth")
+        return Credentials(result.id_token, result.access_token, result.refresh_token)
+
+    def user_info(self, id_token: str) -> UserInfo:
+        """``GET /auth/userinfo``: who the user is and which tenants they belong to."""
+        info = _call(UserInfoApi(self._auth).get_user_info, token=id_token)
+        tenants = tuple(
+            Tenant(
+                id=t.id,
+                name=t.name,
+                completed_sign_up=t.completed_sign_up,
+                plan_id=t.plan_id,
+                roles=tuple(sorted({r.role_name for env in t.envs for r in env.roles})),
+            )
+            for t in info.tenants
+        )
+        return UserInfo(id=info.id, email=info.email, tenants=tenants)
+
+    def link(self, tenant_id: str, access_token: str, registration_token: str) -> None:
+        """``PATCH /auth/aws-marketplace/link`` (LinkAwsMarketplace)."""
+        param = LinkAwsMarketplaceParam(
+            tenant_id=tenant_id, access_token=access_token, registration_token=registration_token
+        )
+        _call(SaasUserApi(self._auth).link_aws_marketplace, param)
+
+    def close(self) -> None:
+        self._auth.rest_client.pool_manager.clear()
+
+
+def _call(function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    try:
+        return function(*args, **kwargs)
+    except _API_EXCEPTIONS as exc:
+        raise _from_api_exception(exc) from None
+    except urllib3.exceptions.MaxRetryError as exc:
+        raise SaaSusError(_network_error_kind(exc.reason)) from None
+    except urllib3.exceptions.HTTPError as exc:
+        raise SaaSusError(_network_error_kind(exc)) from None
+    except (ValueError, TypeError, AttributeError):
+        # Malformed JSON or a body that does not fit the SDK's models (pydantic's
+        # ValidationError is a ValueError).
+        raise SaaSusError(ErrorKind.BAD_RESPONSE) from None
+
+
+def _network_error_kind(error: object) -> ErrorKind:
+    # NewConnectionError subclasses ConnectTimeoutError in urllib3, yet a
+    # refused connection is not a timeout: test it first.
+    if isinstance(error, urllib3.exceptions.NewConnectionError):
+        return ErrorKind.UNREACHABLE
+    if isinstance(error, urllib3.exceptions.TimeoutError):
+        return ErrorKind.TIMEOUT
+    return ErrorKind.UNREACHABLE
+
+
+def _from_api_exception(exc: Any) -> SaaSusError:
+    status = exc.status or None
+    if not status:  # the generated client's status 0: TLS failure
+        return SaaSusError(ErrorKind.UNREACHABLE)
+    error_type = message = ""
+    try:
+        body = json.loads(exc.body or "")
+        if isinstance(body, dict):
+            error_type = str(body.get("type") or "")[:100]
+            message = str(body.get("message") or "")[:300]
+    except ValueError:
+        pass
+    kind = ErrorKind.SERVER_ERROR if status >= 500 else ErrorKind.REJECTED
+    return SaaSusError(kind, status=status, error_type=error_type, message=message)
