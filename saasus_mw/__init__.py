@@ -1,0 +1,9 @@
+"""saasus_mw: the SaaSus AWS Marketplace existing-user linking flow, as ASGI and WSGI middleware."""
+
+from .asgi import MarketplaceMiddleware
+from .errors import ErrorCode
+from .settings import ConfigError, Settings
+from .wsgi import MarketplaceWSGIMiddleware
+
+__all__ = ["ConfigError", "ErrorCode", "MarketplaceMiddleware", "MarketplaceWSGIMiddleware", "Settings"]
+__version__ = "0.1.0"

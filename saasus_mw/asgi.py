@@ -1,0 +1,112 @@
+"""ASGI adapter: translates scope/receive/send to the core and back. Pure ASGI."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from .flow import Flow, Request, Step
+from .pages import Response
+from .settings import Settings
+
+__all__ = ["MarketplaceMiddleware"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class MarketplaceMiddleware:
+    """Wrap an ASGI app: ``app = MarketplaceMiddleware(app)``.
+
+    Settings come from the environment (and the TOML file named by
+    ``SAASUS_MW_CONFIG``); keyword arguments override them, or pass a ready
+    ``settings=Settings.load(...)``. Only requests on the callback path that
+    carry a marketplace registration (or the picker's own step) are answered
+    here; everything else, websockets and lifespan included, goes to ``app``
+    untouched.
+
+    SaaSus calls are blocking (the SDK uses urllib3), so they run in worker
+    threads behind this middleware's own capacity limiter (``max_threads``):
+    a slow SaaSus neither blocks the event loop nor starves the host app's
+    own thread pool.
+    """
+
+    def __init__(self, app: ASGIApp, *, settings: Settings | None = None, **overrides: Any) -> None:
+        settings = settings or Settings.load(**overrides)
+        self.app = app
+        self._path = settings.callback_path
+        self._flow = Flow(settings) if settings.enabled else None
+        self._limiter = anyio.CapacityLimiter(settings.max_threads)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The hot path: one type check and one endswith for every request.
+        if scope["type"] != "http" or not scope["path"].endswith(self._path) or self._flow is None:
+            await self.app(scope, receive, send)
+            return
+        root_path: str = scope.get("root_path", "")
+        path: str = scope["path"]
+        if root_path and path.startswith(root_path):  # servers that include the mount in path
+            path = path[len(root_path) :]
+        step = self._flow.step(scope["method"], scope["query_string"].decode("latin-1")) if path == self._path else None
+        if step is None:
+            await self.app(scope, receive, send)
+            return
+
+        headers: dict[str, str] = {}
+        for key, value in scope["headers"]:
+            name = key.decode("latin-1").lower()
+            if name in ("cookie", "content-type", "content-length", "sec-fetch-site"):
+                # HTTP/2 may split Cookie into several fields.
+                text = value.decode("latin-1")
+                headers[name] = f"{headers[name]}; {text}" if name in headers else text
+        request = Request(
+            method=scope["method"],
+            root_path=root_path,
+            query_string=scope["query_string"].decode("latin-1"),
+            cookie=headers.get("cookie"),
+            content_type=headers.get("content-type"),
+            sec_fetch_site=headers.get("sec-fetch-site"),
+        )
+        if step is Step.LINK:
+            body = await _read_body(receive, headers.get("content-length"), self._flow.max_body)
+            if body is None:
+                await _send(send, self._flow.too_large(request))
+                return
+            request = dataclasses.replace(request, body=body)
+        response = await anyio.to_thread.run_sync(self._flow.handle, step, request, limiter=self._limiter)
+        await _send(send, response)
+
+
+async def _read_body(receive: Receive, content_length: str | None, limit: int) -> bytes | None:
+    """The body, or None when it is larger than ``limit`` (the rest is never read)."""
+    if content_length is not None and (not content_length.isdigit() or int(content_length) > limit):
+        return None
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect
+            return body
+        body += message.get("body", b"")
+        if len(body) > limit:
+            return None
+        if not message.get("more_body", False):
+            return body
+
+
+async def _send(send: Send, response: Response) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers],
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body})

@@ -1,0 +1,242 @@
+"""The core: every decision of the marketplace journey, with no web framework inside.
+
+The adapters hand in request facts and send back the :class:`~saasus_mw.pages.Response`.
+The journey, on the configured callback path:
+
+1. ``GET /callback?code=…&registration_token=…`` (from the SaaSus login):
+   exchange the code, fetch the user, store the state cookie and redirect (303)
+   to ``/callback?saasus_mw=select`` so the address bar forgets the tokens.
+2. ``GET /callback?saasus_mw=select``: the tenant picker (re-fetches the tenants
+   with the ID token from the state; reloading shows it again until the state expires).
+3. ``POST /callback?saasus_mw=select``: check state, CSRF token and tenant, call
+   LinkAwsMarketplace, clear the state and redirect (303) to the success URL.
+
+Anything else on that path (a normal login callback) is passed through.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hmac
+import logging
+import re
+from urllib.parse import parse_qs
+
+from .errors import ErrorCode
+from .pages import Pages, Response
+from .saasus import ErrorKind, SaaSus, SaaSusError, UserInfo
+from .settings import Settings
+from .state import State, StateCodec, StateError, StateTooLarge
+
+__all__ = ["Flow", "Request", "Step"]
+
+logger = logging.getLogger("saasus_mw")
+
+STEP_PARAM = "saasus_mw"
+STEP_VALUE = "select"
+MAX_BODY = 4096  # the picker form is well under 200 bytes
+_UUID = re.compile(r"\A[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+_FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+class Step(enum.Enum):
+    START = "start"
+    PICKER = "picker"
+    LINK = "link"
+    NOT_ALLOWED = "not_allowed"
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """What the core needs of a request, already bounded by the adapter."""
+
+    method: str
+    root_path: str  # mount prefix: ASGI root_path, WSGI SCRIPT_NAME
+    query_string: str
+    cookie: str | None = None
+    content_type: str | None = None
+    sec_fetch_site: str | None = None
+    body: bytes = dataclasses.field(default=b"", repr=False)
+
+
+_STATE_ERRORS = {
+    "missing": ErrorCode.STATE_MISSING,
+    "expired": ErrorCode.STATE_EXPIRED,
+    "invalid": ErrorCode.STATE_INVALID,
+}
+
+
+class Flow:
+    """Built once per middleware; holds no per-request state."""
+
+    max_body = MAX_BODY
+
+    def __init__(self, settings: Settings, saasus: SaaSus | None = None) -> None:
+        self.settings = settings
+        self.callback_path = settings.callback_path
+        self._saasus = saasus or SaaSus(settings)
+        self._codec = StateCodec(
+            settings.signing_keys,
+            max_age=settings.state_ttl,
+            cookie_name=settings.cookie_name,
+            secure=settings.cookie_secure,
+        )
+        self._pages = Pages(settings.success_url)
+
+    # -- routing -----------------------------------------------------------
+
+    def step(self, method: str, query_string: str) -> Step | None:
+        """Which step a request on the callback path is, or None to pass it through."""
+        if "registration_token" not in query_string and STEP_PARAM not in query_string:
+            return None  # cheap pre-check: an ordinary login callback
+        query = _parse(query_string)
+        if "registration_token" in query:
+            return Step.START if method in ("GET", "HEAD") else Step.NOT_ALLOWED
+        if query.get(STEP_PARAM) == [STEP_VALUE]:
+            if method in ("GET", "HEAD"):
+                return Step.PICKER
+            return Step.LINK if method == "POST" else Step.NOT_ALLOWED
+        return None
+
+    def handle(self, step: Step, request: Request) -> Response:
+        """Run one step. Never raises: every failure becomes a page."""
+        try:
+            if step is Step.START:
+                return self._start(request)
+            if step is Step.PICKER:
+                return self._picker(request)
+            if step is Step.LINK:
+                return self._link(request)
+            return self._fail(ErrorCode.METHOD_NOT_ALLOWED, request, allow="GET, HEAD, POST")
+        except StateError as exc:
+            return self._fail(_STATE_ERRORS[exc.reason], request)
+        except SaaSusError as exc:
+            code = ErrorCode.SAASUS_TIMEOUT if exc.kind is ErrorKind.TIMEOUT else ErrorCode.SAASUS_UNAVAILABLE
+            logger.warning("saasus_mw: SaaSus call failed: %s", exc, extra={"saasus_mw_error": code.value})
+            return self._fail(code, request, retry=True)
+        except Exception:  # the last line of defence: a page, never a bare 500
+            logger.exception("saasus_mw: unexpected error in step %s", step.value)
+            return self._fail(ErrorCode.INTERNAL, request, retry=True)
+
+    def too_large(self, request: Request) -> Response:
+        return self._fail(ErrorCode.BODY_TOO_LARGE, request, retry=True)
+
+    # -- steps ---------------------------------------------------------------
+
+    def _start(self, request: Request) -> Response:
+        query = _parse(request.query_string)
+        codes, tokens = query.get("code", []), query.get("registration_token", [])
+        if len(codes) != 1 or len(tokens) != 1 or not _UUID.match(codes[0]) or not _UUID.match(tokens[0]):
+            return self._fail(ErrorCode.BAD_REQUEST, request)
+        if request.method == "HEAD":
+            # Link previewers and probes: the single-use code must survive them.
+            return self._pages.empty()
+        code, registration_token = codes[0], tokens[0]
+
+        # Back button or reload of the callback URL after we already took the
+        # code: the state we minted still holds everything, so go on from it.
+        try:
+            if self._codec.decode(request.cookie).registration_token == registration_token:
+                return self._pages.redirect(self._picker_url(request))
+        except StateError:
+            pass
+
+        try:
+            credentials = self._saasus.exchange_code(code)
+        except SaaSusError as exc:
+            if exc.kind is ErrorKind.REJECTED:
+                return self._fail(ErrorCode.CODE_REJECTED, request)
+            raise
+        user = self._saasus.user_info(credentials.id_token)
+        state = State(
+            user_id=user.id,
+            registration_token=registration_token,
+            access_token=credentials.access_token,
+            id_token=credentials.id_token,
+        )
+        try:
+            cookies = self._codec.encode(state, self._cookie_path(request))
+        except StateTooLarge:
+            return self._fail(ErrorCode.STATE_TOO_LARGE, request)
+        return self._pages.redirect(self._picker_url(request), cookies)
+
+    def _picker(self, request: Request) -> Response:
+        state = self._codec.decode(request.cookie)
+        if request.method == "HEAD":
+            return self._pages.empty()
+        user = self._user(state)
+        if isinstance(user, Response):
+            return user
+        tenants = sorted(user.tenants, key=lambda t: (t.name.casefold(), t.id))
+        if not tenants:
+            return self._fail(ErrorCode.NO_TENANTS, request)
+        return self._pages.picker(email=user.email, tenants=tenants, csrf_token=state.csrf_token)
+
+    def _link(self, request: Request) -> Response:
+        state = self._codec.decode(request.cookie)
+        # A second line behind the token: browsers say where a POST came from.
+        if request.sec_fetch_site not in (None, "same-origin", "none"):
+            return self._fail(ErrorCode.CSRF_FAILED, request, retry=True)
+        if (request.content_type or "").split(";")[0].strip().lower() != _FORM_TYPE:
+            return self._fail(ErrorCode.BAD_REQUEST, request, retry=True)
+        form = _parse(request.body.decode("latin-1"))
+        csrf = form.get("csrf_token", [""])
+        if len(csrf) != 1 or not hmac.compare_digest(csrf[0].encode(), state.csrf_token.encode()):
+            return self._fail(ErrorCode.CSRF_FAILED, request, retry=True)
+        tenant_ids = form.get("tenant_id", [])
+        if len(tenant_ids) != 1 or not tenant_ids[0]:
+            return self._fail(ErrorCode.BAD_REQUEST, request, retry=True)
+        tenant_id = tenant_ids[0]
+
+        user = self._user(state)
+        if isinstance(user, Response):
+            return user
+        if tenant_id not in {t.id for t in user.tenants}:
+            return self._fail(ErrorCode.TENANT_NOT_ALLOWED, request, retry=True)
+        try:
+            self._saasus.link(tenant_id, state.access_token, state.registration_token)
+        except SaaSusError as exc:
+            if exc.kind is ErrorKind.REJECTED:
+                logger.warning("saasus_mw: link refused: %s", exc, extra={"saasus_mw_error": "link_rejected"})
+                return self._fail(ErrorCode.LINK_REJECTED, request)
+            raise
+        logger.info("saasus_mw: linked", extra={"saasus_mw_tenant_id": tenant_id, "saasus_mw_user_id": user.id})
+        return self._pages.redirect(self._success_url(request), self._codec.clear(self._cookie_path(request)))
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _user(self, state: State) -> Response | UserInfo:
+        try:
+            user = self._saasus.user_info(state.id_token)
+        except SaaSusError as exc:
+            if exc.kind is ErrorKind.REJECTED:  # the ID token expired or was revoked
+                return self._pages.error(ErrorCode.STATE_EXPIRED)
+            raise
+        if user.id != state.user_id:
+            return self._pages.error(ErrorCode.STATE_INVALID)
+        return user
+
+    def _fail(self, code: ErrorCode, request: Request, *, retry: bool = False, allow: str = "") -> Response:
+        response = self._pages.error(code, retry=retry, head=request.method == "HEAD")
+        if allow:
+            response.headers.append(("allow", allow))
+        return response
+
+    def _callback_url(self, request: Request) -> str:
+        return request.root_path + self.callback_path
+
+    def _picker_url(self, request: Request) -> str:
+        return f"{self._callback_url(request)}?{STEP_PARAM}={STEP_VALUE}"
+
+    def _cookie_path(self, request: Request) -> str:
+        return self._callback_url(request)
+
+    def _success_url(self, request: Request) -> str:
+        url = self.settings.success_url
+        return request.root_path + url if url.startswith("/") else url
+
+
+def _parse(query: str) -> dict[str, list[str]]:
+    """Never raises: undecodable bytes become U+FFFD and fail validation later."""
+    return parse_qs(query, keep_blank_values=True, encoding="utf-8", errors="replace")

@@ -1,0 +1,68 @@
+"""WSGI adapter: translates environ/start_response to the core and back."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from collections.abc import Iterable
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wsgi import get_input_stream
+
+from .flow import Flow, Request, Step
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["MarketplaceWSGIMiddleware"]
+
+
+class MarketplaceWSGIMiddleware:
+    """Wrap a WSGI app: ``app = MarketplaceWSGIMiddleware(app)``.
+
+    Same settings and behaviour as :class:`~saasus_mw.MarketplaceMiddleware`;
+    SaaSus calls run in the worker that serves the request.
+    """
+
+    def __init__(self, app: WSGIApplication, *, settings: Settings | None = None, **overrides: Any) -> None:
+        settings = settings or Settings.load(**overrides)
+        self.app = app
+        self._path = settings.callback_path
+        self._flow = Flow(settings) if settings.enabled else None
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        # The hot path: one comparison for every request.
+        if environ.get("PATH_INFO") != self._path or self._flow is None:
+            return self.app(environ, start_response)
+        step = self._flow.step(environ["REQUEST_METHOD"], environ.get("QUERY_STRING", ""))
+        if step is None:
+            return self.app(environ, start_response)
+
+        request = Request(
+            method=environ["REQUEST_METHOD"],
+            root_path=environ.get("SCRIPT_NAME", ""),
+            query_string=environ.get("QUERY_STRING", ""),
+            cookie=environ.get("HTTP_COOKIE"),
+            content_type=environ.get("CONTENT_TYPE"),
+            sec_fetch_site=environ.get("HTTP_SEC_FETCH_SITE"),
+        )
+        if step is Step.LINK:
+            limit = self._flow.max_body
+            try:
+                # werkzeug bounds the read by Content-Length and refuses a
+                # declared or streamed body above the limit.
+                body = get_input_stream(environ, max_content_length=limit).read(limit + 1)
+            except RequestEntityTooLarge:
+                body = None
+            if body is None or len(body) > limit:
+                response = self._flow.too_large(request)
+            else:
+                response = self._flow.handle(step, dataclasses.replace(request, body=body))
+        else:
+            response = self._flow.handle(step, request)
+        status = HTTPStatus(response.status)
+        start_response(f"{status.value} {status.phrase}", response.headers)
+        return [response.body]
