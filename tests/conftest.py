@@ -1,0 +1,206 @@
+"""Fixtures: the SaaSus stand-in on loopback, tiny host apps, and one client per adapter.
+
+Every journey test takes ``client`` and so runs against both adapters.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+from werkzeug.exceptions import NotFound
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from saasus_mw import MarketplaceMiddleware, MarketplaceWSGIMiddleware, Settings
+from saasus_mw.testing import SaaSusStandIn, Tenant, User
+
+SAAS_ID, API_KEY, SECRET = "saas-test", "key-test", "secret-test-0123456789"
+
+
+@pytest.fixture(scope="session")
+def standin() -> Iterator[SaaSusStandIn]:
+    with SaaSusStandIn(saas_id=SAAS_ID, api_key=API_KEY, secret_key=SECRET) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _fresh_standin(standin: SaaSusStandIn) -> Iterator[None]:
+    standin.reset()
+    yield
+    standin.clear_faults()
+
+
+def make_settings(standin: SaaSusStandIn, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "saasus_saas_id": SAAS_ID,
+        "saasus_api_key": API_KEY,
+        "saasus_secret_key": SECRET,
+        "saasus_base_url": standin.base_url,
+        "success_url": "/welcome",
+        "timeout": 2,
+    }
+    values.update(overrides)
+    return Settings.load(environ={}, **values)
+
+
+# -- host apps: they echo what reached them, so tests can see "untouched" --------
+
+
+async def asgi_host(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    if scope["type"] == "websocket":
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": f"host:{scope['path']}"})
+        await send({"type": "websocket.close"})
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    echo = {
+        "host": "asgi",
+        "method": scope["method"],
+        "path": scope["path"],
+        "root_path": scope.get("root_path", ""),
+        "query": scope["query_string"].decode(),
+        "body": body.decode("latin-1"),
+        "headers": {k.decode(): v.decode("latin-1") for k, v in scope["headers"]},
+    }
+    payload = json.dumps(echo).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"x-host", b"1")],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+def wsgi_host(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    echo = {
+        "host": "wsgi",
+        "method": environ["REQUEST_METHOD"],
+        "path": environ["PATH_INFO"],
+        "root_path": environ.get("SCRIPT_NAME", ""),
+        "query": environ.get("QUERY_STRING", ""),
+        "body": body.decode("latin-1"),
+        "headers": {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")},
+    }
+    start_response("200 OK", [("Content-Type", "application/json"), ("X-Host", "1")])
+    return [json.dumps(echo).encode()]
+
+
+@dataclass
+class Adapter:
+    name: str
+    # Builds an httpx client around the host app wrapped with the given settings.
+    connect: Callable[..., httpx.Client]
+
+
+def _asgi_client(settings: Settings, root_path: str = "") -> httpx.Client:
+    app = MarketplaceMiddleware(asgi_host, settings=settings)
+    return TestClient(app, base_url="https://testserver", root_path=root_path, follow_redirects=False)
+
+
+def _wsgi_client(settings: Settings, root_path: str = "") -> httpx.Client:
+    app: Any = MarketplaceWSGIMiddleware(wsgi_host, settings=settings)
+    if root_path:  # mounted as werkzeug mounts apps: SCRIPT_NAME=/prefix, PATH_INFO=rest
+        app = DispatcherMiddleware(NotFound(), {root_path: app})
+    return httpx.Client(transport=httpx.WSGITransport(app=app), base_url="https://testserver", follow_redirects=False)
+
+
+@pytest.fixture(params=["asgi", "wsgi"])
+def adapter(request: pytest.FixtureRequest) -> Adapter:
+    return Adapter(request.param, _asgi_client if request.param == "asgi" else _wsgi_client)
+
+
+@pytest.fixture
+def client(adapter: Adapter, standin: SaaSusStandIn) -> Iterator[httpx.Client]:
+    with adapter.connect(make_settings(standin)) as http:
+        yield http
+
+
+@pytest.fixture
+def buyer(standin: SaaSusStandIn) -> User:
+    return standin.add_user(
+        email=f"buyer-{uuid.uuid4().hex[:8]}@example.com",
+        tenants=[Tenant(name="Globex"), Tenant(name="Acme <b>&</b>"), Tenant(name="株式会社サンプル")],
+    )
+
+
+# -- reading our pages ------------------------------------------------------------
+
+
+class _Form(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inputs: dict[str, str] = {}
+        self.options: list[tuple[str, str]] = []
+        self.selected: str | None = None
+        self.forms: list[dict[str, str | None]] = []
+        self._option: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "form":
+            self.forms.append(a)
+        elif tag == "input" and a.get("name"):
+            self.inputs[str(a["name"])] = a.get("value") or ""
+        elif tag == "option":
+            self._option = a.get("value") or ""
+            if "selected" in a:
+                self.selected = self._option
+
+    def handle_data(self, data: str) -> None:
+        if self._option is not None:
+            self.options.append((self._option, data))
+            self._option = None
+
+
+def parse_picker(html: str) -> _Form:
+    form = _Form()
+    form.feed(html)
+    return form
+
+
+def begin(client: httpx.Client, standin: SaaSusStandIn, user: User, path: str = "/callback") -> tuple[str, str]:
+    """Arrive from the SaaSus login; returns (registration token, picker URL)."""
+    token = standin.issue_registration_token()
+    response = client.get(path, params={"code": standin.issue_code(user), "registration_token": token})
+    assert response.status_code == 303, response.text
+    return token, response.headers["location"]
+
+
+def pick(client: httpx.Client, picker_url: str, tenant_id: str, **extra: str) -> httpx.Response:
+    page = client.get(picker_url)
+    assert page.status_code == 200, page.text
+    form = parse_picker(page.text)
+    data = {"csrf_token": form.inputs["csrf_token"], "tenant_id": tenant_id, **extra}
+    return client.post(picker_url, data=data)
+
+
+def error_code(response: httpx.Response) -> str:
+    match = re.search(r"Reference: ([a-z_]+)", response.text)
+    assert match, response.text
+    return match.group(1)

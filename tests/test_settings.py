@@ -1,0 +1,121 @@
+"""Configuration: kwargs > environment > TOML file, validated when the middleware is built."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from saasus_mw import ConfigError, MarketplaceMiddleware, MarketplaceWSGIMiddleware, Settings
+
+from .conftest import asgi_host, wsgi_host
+
+BASE = {"SAASUS_SAAS_ID": "saas", "SAASUS_API_KEY": "key", "SAASUS_SECRET_KEY": "secret"}
+
+
+def test_defaults() -> None:
+    s = Settings.load(BASE)
+    assert (s.callback_path, s.success_url, s.state_ttl, s.cookie_secure, s.enabled) == ("/callback", "/", 900, True, True)
+    assert s.saasus_base_url == "https://api.saasus.io/v1"
+
+
+def test_precedence_kwargs_over_environment_over_toml(tmp_path: Path) -> None:
+    config = tmp_path / "mw.toml"
+    config.write_text('[saasus_mw]\ncallback_path = "/from-toml"\nsuccess_url = "/toml"\nstate_ttl = 60\n')
+    env = {**BASE, "SAASUS_MW_CONFIG": str(config), "SAASUS_MW_SUCCESS_URL": "/env"}
+    s = Settings.load(env, state_ttl=30)
+    assert (s.callback_path, s.success_url, s.state_ttl) == ("/from-toml", "/env", 30)
+
+
+def test_toml_alone_configures_saasus(tmp_path: Path) -> None:
+    config = tmp_path / "mw.toml"
+    config.write_text(
+        '[saasus_mw]\nsaasus_saas_id = "s"\nsaasus_api_key = "k"\nsaasus_secret_key = "x"\n'
+        'saasus_base_url = "http://127.0.0.1:1/v1/"\ncookie_secure = false\n'
+    )
+    s = Settings.load({"SAASUS_MW_CONFIG": str(config)})
+    assert s.saasus_saas_id == "s" and s.saasus_secret_key.get_secret_value() == "x"
+    assert s.saasus_base_url == "http://127.0.0.1:1/v1" and s.cookie_secure is False
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        pytest.param({"SAASUS_API_KEY": "k", "SAASUS_SECRET_KEY": "x"}, "SAASUS_SAAS_ID", id="missing-saas-id"),
+        pytest.param({**BASE, "SAASUS_MW_STATE_TTL": "soon"}, "SAASUS_MW_STATE_TTL", id="ttl-not-a-number"),
+        pytest.param({**BASE, "SAASUS_MW_STATE_TTL": "0"}, "SAASUS_MW_STATE_TTL", id="ttl-zero"),
+        pytest.param({**BASE, "SAASUS_MW_ENABLED": "maybe"}, "SAASUS_MW_ENABLED", id="enabled-not-bool"),
+        pytest.param({**BASE, "SAASUS_MW_CALLBACK_PATH": "callback"}, "SAASUS_MW_CALLBACK_PATH", id="relative-path"),
+        pytest.param({**BASE, "SAASUS_MW_SUCCESS_URL": "//evil.example"}, "SAASUS_MW_SUCCESS_URL", id="scheme-relative"),
+        pytest.param({**BASE, "SAASUS_MW_SUCCESS_URL": "javascript:alert(1)"}, "SAASUS_MW_SUCCESS_URL", id="js-url"),
+        pytest.param({**BASE, "SAASUS_MW_SECRET_KEY": "short"}, "SAASUS_MW_SECRET_KEY", id="weak-key"),
+        pytest.param({**BASE, "SAASUS_BASE_URL": "api.saasus.io"}, "SAASUS_BASE_URL", id="base-url-no-scheme"),
+        pytest.param({**BASE, "SAASUS_MW_CONFIG": "/nonexistent.toml"}, "SAASUS_MW_CONFIG", id="missing-file"),
+    ],
+)
+def test_bad_configuration_names_the_variable(env: dict[str, str], names: str) -> None:
+    with pytest.raises(ConfigError, match=names):
+        Settings.load(env)
+
+
+def test_malformed_toml_names_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[saasus_mw\n")
+    with pytest.raises(ConfigError, match="SAASUS_MW_CONFIG"):
+        Settings.load({**BASE, "SAASUS_MW_CONFIG": str(config)})
+
+
+def test_unknown_toml_key_is_an_error(tmp_path: Path) -> None:
+    config = tmp_path / "typo.toml"
+    config.write_text('[saasus_mw]\ncalback_path = "/x"\n')
+    with pytest.raises(ConfigError, match="calback_path"):
+        Settings.load({**BASE, "SAASUS_MW_CONFIG": str(config)})
+
+
+def test_unknown_keyword_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="calback_path"):
+        Settings.load(BASE, calback_path="/x")
+
+
+@pytest.mark.parametrize("wrap", [MarketplaceMiddleware, MarketplaceWSGIMiddleware])
+def test_middlewares_validate_at_construction(wrap: type, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SAASUS_SAAS_ID", "SAASUS_API_KEY", "SAASUS_SECRET_KEY", "SAASUS_MW_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError, match="SAASUS_SAAS_ID"):
+        wrap(asgi_host if wrap is MarketplaceMiddleware else wsgi_host)
+    # Disabled needs no credentials: the operator's off switch always works.
+    monkeypatch.setenv("SAASUS_MW_ENABLED", "false")
+    wrap(asgi_host if wrap is MarketplaceMiddleware else wsgi_host)
+
+
+def test_kwargs_override_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in BASE.items():
+        monkeypatch.setenv(key, value)
+    app = MarketplaceMiddleware(asgi_host, callback_path="/auth/callback", success_url="/home")
+    assert app._flow is not None and app._flow.settings.callback_path == "/auth/callback"
+
+
+def test_secrets_never_appear_in_repr_or_errors() -> None:
+    s = Settings.load({**BASE, "SAASUS_SECRET_KEY": "very-secret-value", "SAASUS_MW_SECRET_KEY_FALLBACKS": "old-key-1"})
+    text = repr(s) + str(s)
+    assert "very-secret-value" not in text and "old-key-1" not in text
+    with pytest.raises(ConfigError) as info:
+        Settings.load({**BASE, "SAASUS_MW_SECRET_KEY": "tiny-secret"})
+    assert "tiny-secret" not in str(info.value)
+
+
+def test_cookie_key_is_derived_not_random_and_not_the_saasus_secret() -> None:
+    a, b = Settings.load(BASE), Settings.load(BASE)
+    assert a.secret_key.get_secret_value() == b.secret_key.get_secret_value()  # workers agree
+    assert a.secret_key.get_secret_value() != BASE["SAASUS_SECRET_KEY"]
+    assert Settings.load({**BASE, "SAASUS_SECRET_KEY": "other"}).secret_key != a.secret_key
+
+
+def test_key_rotation_order() -> None:
+    s = Settings.load({**BASE, "SAASUS_MW_SECRET_KEY": "n" * 32, "SAASUS_MW_SECRET_KEY_FALLBACKS": "o" * 32 + ",p" + "p" * 31})
+    assert s.signing_keys == ["p" * 32, "o" * 32, "n" * 32]  # newest last: it signs
+
+
+def test_insecure_cookie_with_https_success_url_warns() -> None:
+    with pytest.warns(UserWarning, match="SAASUS_MW_COOKIE_SECURE"):
+        Settings.load({**BASE, "SAASUS_MW_COOKIE_SECURE": "false", "SAASUS_MW_SUCCESS_URL": "https://app.example/"})
