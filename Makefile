@@ -14,8 +14,13 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/python examples/demo.py
 
-test: $(BIN)/.installed
+test: lint $(BIN)/.installed
 	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check saasus_mw tests examples
+	$(BIN)/ruff format --check saasus_mw tests examples
+	$(BIN)/mypy saasus_mw
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

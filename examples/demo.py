@@ -16,7 +16,7 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from saasus_mw.testing import SaaSusStandIn, Tenant  # noqa: E402
+from saasus_mw.testing import SaaSusStandIn, Tenant
 
 
 def main() -> None:
@@ -26,7 +26,11 @@ def main() -> None:
     args = parser.parse_args()
 
     standin = SaaSusStandIn(
-        saas_id="demo-saas", api_key="demo-api-key", secret_key="demo-secret-key", host="127.0.0.1", port=args.saasus_port
+        saas_id="demo-saas",
+        api_key="demo-api-key",
+        secret_key="demo-secret-key",
+        host="127.0.0.1",
+        port=args.saasus_port,
     )
     standin.add_user(
         email="buyer@example.com",

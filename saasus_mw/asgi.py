@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -94,7 +93,8 @@ async def _read_body(receive: Receive, content_length: str | None, limit: int) -
         message = await receive()
         if message["type"] != "http.request":  # http.disconnect
             return body
-        body += message.get("body", b"")
+        chunk: bytes = message.get("body", b"")
+        body += chunk
         if len(body) > limit:
             return None
         if not message.get("more_body", False):

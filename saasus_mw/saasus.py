@@ -38,20 +38,23 @@ from urllib.parse import urlsplit
 import urllib3
 from pydantic.warnings import PydanticDeprecatedSince20
 
+from .settings import Settings
+
 # The generated SDK uses pydantic v1 APIs that warn at import and on every call.
 # They are its business, not the host app's: hide them, and only them.
 warnings.filterwarnings("ignore", category=PydanticDeprecatedSince20, module=r"saasus_sdk_python\.")
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", PydanticDeprecatedSince20)
-    from saasus_sdk_python.src import auth, awsmarketplace
     from saasus_sdk_python.src.auth.api.credential_api import CredentialApi
     from saasus_sdk_python.src.auth.api.saas_user_api import SaasUserApi
     from saasus_sdk_python.src.auth.api.user_info_api import UserInfoApi
+    from saasus_sdk_python.src.auth.api_client import ApiClient as AuthApiClient
+    from saasus_sdk_python.src.auth.configuration import Configuration as AuthConfiguration
     from saasus_sdk_python.src.auth.exceptions import ApiException as AuthApiException
     from saasus_sdk_python.src.auth.models.link_aws_marketplace_param import LinkAwsMarketplaceParam
+    from saasus_sdk_python.src.awsmarketplace.api_client import ApiClient as MarketplaceApiClient
+    from saasus_sdk_python.src.awsmarketplace.configuration import Configuration as MarketplaceConfiguration
     from saasus_sdk_python.src.awsmarketplace.exceptions import ApiException as MarketplaceApiException
-
-from .settings import Settings
 
 __all__ = ["Credentials", "ErrorKind", "SaaSus", "SaaSusError", "Tenant", "UserInfo"]
 
@@ -133,7 +136,7 @@ class _SignedRequests:
     signer: _Signer
     timeout: float
 
-    def request(  # noqa: PLR0913 - the generated client's signature
+    def request(
         self,
         method: str,
         url: str,
@@ -153,11 +156,11 @@ class _SignedRequests:
         )
 
 
-class _AuthClient(_SignedRequests, auth.ApiClient):  # type: ignore[misc]
+class _AuthClient(_SignedRequests, AuthApiClient):  # type: ignore[misc]
     pass
 
 
-class _MarketplaceClient(_SignedRequests, awsmarketplace.ApiClient):  # type: ignore[misc]
+class _MarketplaceClient(_SignedRequests, MarketplaceApiClient):  # type: ignore[misc]
     pass
 
 
@@ -180,21 +183,26 @@ class SaaSus:
         # Connect errors are safe to retry once (nothing was sent); read errors
         # are not: a PATCH that reached SaaSus must never be sent twice.
         retries = urllib3.Retry(total=1, connect=1, read=0, status=0, other=0, redirect=0)
-        self._auth = self._client(_AuthClient, auth.Configuration, settings, "/auth", signer, retries)
+        self._auth = self._client(_AuthClient, AuthConfiguration, settings, "/auth", signer, retries)
         self._marketplace = self._client(
-            _MarketplaceClient, awsmarketplace.Configuration, settings, "/awsmarketplace", signer, retries
+            _MarketplaceClient, MarketplaceConfiguration, settings, "/awsmarketplace", signer, retries
         )
         # One pool for both APIs: they live on the same host.
         self._marketplace.rest_client.pool_manager = self._auth.rest_client.pool_manager
 
     @staticmethod
     def _client(
-        cls: type[Any], configuration: type[Any], settings: Settings, prefix: str, signer: _Signer, retries: Any
+        client_class: type[Any],
+        configuration: type[Any],
+        settings: Settings,
+        prefix: str,
+        signer: _Signer,
+        retries: Any,
     ) -> Any:
         config = configuration(host=settings.saasus_base_url + prefix)
         config.retries = retries
         config.connection_pool_maxsize = settings.max_threads
-        client = cls(config)
+        client = client_class(config)
         client.signer = signer
         client.timeout = settings.timeout
         client.user_agent = USER_AGENT

@@ -71,9 +71,9 @@ def _secret_list(value: str) -> tuple[SecretStr, ...]:
 
 def _path(value: str) -> str:
     value = value.strip()
-    if value.startswith("/") and not value.startswith("//") and not any(c in value for c in "?#\\ "):
-        if value == "/" or not value.endswith("/"):
-            return value
+    absolute = value.startswith("/") and not value.startswith("//")
+    if absolute and not any(c in value for c in "?#\\ ") and (value == "/" or not value.endswith("/")):
+        return value
     raise ValueError("expected an absolute path such as /callback, without query or trailing slash")
 
 

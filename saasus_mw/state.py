@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
+
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.http import dump_cookie, parse_cookie
 
@@ -73,7 +74,7 @@ class StateCodec:
         chunks = [token[i * size : (i + 1) * size] for i in range(MAX_CHUNKS)]
         # Empty chunks are written as deletions so a shorter state never inherits
         # a stale tail from a longer one.
-        return [self._cookie(name, chunk, path) for name, chunk in zip(self._names, chunks)]
+        return [self._cookie(name, chunk, path) for name, chunk in zip(self._names, chunks, strict=True)]
 
     def clear(self, path: str) -> list[str]:
         return [self._cookie(name, "", path) for name in self._names]

@@ -6,8 +6,8 @@ Every journey test takes ``client`` and so runs against both adapters.
 from __future__ import annotations
 
 import json
-import uuid
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser

@@ -128,10 +128,16 @@ def test_websocket_and_lifespan_pass_through(standin: SaaSusStandIn) -> None:
 
     from .conftest import asgi_host
 
-    app = MarketplaceMiddleware(asgi_host, settings=make_settings(standin))
-    with TestClient(app) as client:  # runs lifespan startup and shutdown
-        with client.websocket_connect("/callback?registration_token=x") as ws:
-            assert ws.receive_text() == "host:/callback"
+    seen: list[str] = []
+
+    async def recording_host(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+        await asgi_host(scope, receive, send)
+
+    app = MarketplaceMiddleware(recording_host, settings=make_settings(standin))
+    with TestClient(app) as client, client.websocket_connect("/callback?registration_token=x") as ws:
+        assert ws.receive_text() == "host:/callback"
+    assert seen == ["lifespan", "websocket"]
 
 
 def test_mounted_under_a_prefix(adapter: Adapter, standin: SaaSusStandIn, buyer: User) -> None:
@@ -162,7 +168,10 @@ def _state_cookie_names(client: httpx.Client) -> list[str]:
         pytest.param({"code": "nope", "registration_token": str(uuid.uuid4())}, 400, "bad_request", id="bad-code"),
         pytest.param({"code": str(uuid.uuid4()), "registration_token": "x"}, 400, "bad_request", id="bad-token"),
         pytest.param(
-            {"code": str(uuid.uuid4()), "registration_token": str(uuid.uuid4())}, 400, "code_rejected", id="unknown-code"
+            {"code": str(uuid.uuid4()), "registration_token": str(uuid.uuid4())},
+            400,
+            "code_rejected",
+            id="unknown-code",
         ),
     ],
 )
@@ -188,7 +197,13 @@ def test_bad_callback_queries(
 )
 @pytest.mark.parametrize("endpoint", ["credentials", "userinfo"])
 def test_saasus_faults_at_the_callback(
-    client: httpx.Client, standin: SaaSusStandIn, buyer: User, endpoint: str, fault: dict[str, Any], status: int, code: str
+    client: httpx.Client,
+    standin: SaaSusStandIn,
+    buyer: User,
+    endpoint: str,
+    fault: dict[str, Any],
+    status: int,
+    code: str,
 ) -> None:
     standin.inject(endpoint, times=None, **fault)
     params = {"code": standin.issue_code(buyer), "registration_token": standin.issue_registration_token()}
@@ -265,8 +280,9 @@ def test_cross_site_post_is_refused(client: httpx.Client, standin: SaaSusStandIn
 
 def test_oversized_body_is_refused(client: httpx.Client, standin: SaaSusStandIn, buyer: User) -> None:
     _, picker_url = begin(client, standin, buyer)
-    response = client.post(picker_url, content=b"a=" + b"x" * 100_000,
-                           headers={"content-type": "application/x-www-form-urlencoded"})
+    response = client.post(
+        picker_url, content=b"a=" + b"x" * 100_000, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert response.status_code == 413 and error_code(response) == "body_too_large"
 
 
@@ -296,7 +312,9 @@ def test_bad_state_cookie(
     assert response.status_code == 400 and error_code(response) == code
 
 
-def test_expired_state(client: httpx.Client, standin: SaaSusStandIn, buyer: User, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_expired_state(
+    client: httpx.Client, standin: SaaSusStandIn, buyer: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with monkeypatch.context() as patch:
         # Mint the state 20 minutes ago (the TTL is 15).
         real = itsdangerous.TimestampSigner.get_timestamp

@@ -28,10 +28,27 @@ from .conftest import API_KEY, SAAS_ID, SECRET, begin, pick
 ROOT = Path(__file__).resolve().parent.parent
 
 SERVERS = {
-    "uvicorn": [sys.executable, "-m", "uvicorn", "examples.starlette_app:app", "--host", "127.0.0.1", "--port", "{port}"],
+    "uvicorn": [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "examples.starlette_app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+    ],
     "gunicorn": [
-        sys.executable, "-m", "gunicorn", "examples.wsgi_app:app", "--bind", "127.0.0.1:{port}",
-        "--workers", "3", "--threads", "2",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "examples.wsgi_app:app",
+        "--bind",
+        "127.0.0.1:{port}",
+        "--workers",
+        "3",
+        "--threads",
+        "2",
     ],
 }
 
@@ -68,7 +85,7 @@ def running(name: str, standin: SaaSusStandIn) -> Iterator[str]:
         "SAASUS_MW_TIMEOUT": "5",
     }
     command = [part.format(port=port) for part in SERVERS[name]]
-    log = tempfile.TemporaryFile()  # a pipe nobody reads could fill up and stall the server
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below; a pipe nobody reads could fill up and stall the server
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

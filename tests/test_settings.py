@@ -15,7 +15,13 @@ BASE = {"SAASUS_SAAS_ID": "saas", "SAASUS_API_KEY": "key", "SAASUS_SECRET_KEY": 
 
 def test_defaults() -> None:
     s = Settings.load(BASE)
-    assert (s.callback_path, s.success_url, s.state_ttl, s.cookie_secure, s.enabled) == ("/callback", "/", 900, True, True)
+    assert (s.callback_path, s.success_url, s.state_ttl, s.cookie_secure, s.enabled) == (
+        "/callback",
+        "/",
+        900,
+        True,
+        True,
+    )
     assert s.saasus_base_url == "https://api.saasus.io/v1"
 
 
@@ -46,7 +52,9 @@ def test_toml_alone_configures_saasus(tmp_path: Path) -> None:
         pytest.param({**BASE, "SAASUS_MW_STATE_TTL": "0"}, "SAASUS_MW_STATE_TTL", id="ttl-zero"),
         pytest.param({**BASE, "SAASUS_MW_ENABLED": "maybe"}, "SAASUS_MW_ENABLED", id="enabled-not-bool"),
         pytest.param({**BASE, "SAASUS_MW_CALLBACK_PATH": "callback"}, "SAASUS_MW_CALLBACK_PATH", id="relative-path"),
-        pytest.param({**BASE, "SAASUS_MW_SUCCESS_URL": "//evil.example"}, "SAASUS_MW_SUCCESS_URL", id="scheme-relative"),
+        pytest.param(
+            {**BASE, "SAASUS_MW_SUCCESS_URL": "//evil.example"}, "SAASUS_MW_SUCCESS_URL", id="scheme-relative"
+        ),
         pytest.param({**BASE, "SAASUS_MW_SUCCESS_URL": "javascript:alert(1)"}, "SAASUS_MW_SUCCESS_URL", id="js-url"),
         pytest.param({**BASE, "SAASUS_MW_SECRET_KEY": "short"}, "SAASUS_MW_SECRET_KEY", id="weak-key"),
         pytest.param({**BASE, "SAASUS_BASE_URL": "api.saasus.io"}, "SAASUS_BASE_URL", id="base-url-no-scheme"),
@@ -112,7 +120,9 @@ def test_cookie_key_is_derived_not_random_and_not_the_saasus_secret() -> None:
 
 
 def test_key_rotation_order() -> None:
-    s = Settings.load({**BASE, "SAASUS_MW_SECRET_KEY": "n" * 32, "SAASUS_MW_SECRET_KEY_FALLBACKS": "o" * 32 + ",p" + "p" * 31})
+    s = Settings.load(
+        {**BASE, "SAASUS_MW_SECRET_KEY": "n" * 32, "SAASUS_MW_SECRET_KEY_FALLBACKS": "o" * 32 + ",p" + "p" * 31}
+    )
     assert s.signing_keys == ["p" * 32, "o" * 32, "n" * 32]  # newest last: it signs
 
 

@@ -12,10 +12,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import httpx
@@ -37,8 +38,17 @@ SPEC_DIR = Path(__file__).parent / "openapi"
 
 # -- an independent signer (mirrors the SDK's algorithm, not the stand-in's code) --
 
-def signature(method: str, url: str, body: str = "", *, secret: str = SECRET, api_key: str = API_KEY,
-              saas_id: str = SAAS_ID, when: datetime | None = None) -> str:
+
+def signature(
+    method: str,
+    url: str,
+    body: str = "",
+    *,
+    secret: str = SECRET,
+    api_key: str = API_KEY,
+    saas_id: str = SAAS_ID,
+    when: datetime | None = None,
+) -> str:
     parts = urlsplit(url)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
     stamp = (when or datetime.now(timezone.utc)).strftime("%Y%m%d%H%M")
@@ -47,8 +57,7 @@ def signature(method: str, url: str, body: str = "", *, secret: str = SECRET, ap
     return f"SAASUSSIGV1 Sig={sig}, SaaSID={saas_id}, APIKey={api_key}"
 
 
-def call(client: httpx.Client, method: str, url: str, *, json_body: Any = None,
-         **sign_kw: Any) -> httpx.Response:
+def call(client: httpx.Client, method: str, url: str, *, json_body: Any = None, **sign_kw: Any) -> httpx.Response:
     content = json.dumps(json_body).encode() if json_body is not None else b""
     headers = {"Content-Type": "application/json"} if content else {}
     request = client.build_request(method, url, content=content, headers=headers)
@@ -79,48 +88,63 @@ class Session:
 
 
 def login(standin: SaaSusStandIn, client: httpx.Client, user: User) -> Session:
-    r = call(client, "GET", f"{standin.base_url}/auth/credentials?code={standin.issue_code(user)}"
-             "&auth-flow=tempCodeAuth")
+    r = call(
+        client, "GET", f"{standin.base_url}/auth/credentials?code={standin.issue_code(user)}&auth-flow=tempCodeAuth"
+    )
     assert r.status_code == 200, r.text
     return Session(user, r.json()["id_token"], r.json()["access_token"], r.json()["refresh_token"])
 
 
-def link(standin: SaaSusStandIn, client: httpx.Client, tenant_id: str, access_token: str,
-         registration_token: str) -> httpx.Response:
-    return call(client, "PATCH", f"{standin.base_url}/auth/aws-marketplace/link",
-                json_body={"tenant_id": tenant_id, "access_token": access_token,
-                           "registration_token": registration_token})
+def link(
+    standin: SaaSusStandIn, client: httpx.Client, tenant_id: str, access_token: str, registration_token: str
+) -> httpx.Response:
+    return call(
+        client,
+        "PATCH",
+        f"{standin.base_url}/auth/aws-marketplace/link",
+        json_body={"tenant_id": tenant_id, "access_token": access_token, "registration_token": registration_token},
+    )
 
 
 # -- signatures ------------------------------------------------------------------
+
 
 def test_signed_request_succeeds(standin: SaaSusStandIn, client: httpx.Client) -> None:
     r = call(client, "GET", f"{standin.base_url}/awsmarketplace/customers")
     assert (r.status_code, r.json()) == (200, {"customers": []})
     assert r.headers["content-type"] == "application/json"
     one_minute_ago = datetime.now(timezone.utc) - timedelta(minutes=1)
-    assert call(client, "GET", f"{standin.base_url}/awsmarketplace/customers",
-                when=one_minute_ago).status_code == 200
+    assert call(client, "GET", f"{standin.base_url}/awsmarketplace/customers", when=one_minute_ago).status_code == 200
 
 
-@pytest.mark.parametrize("sign_kw", [
-    {"secret": "wrong-secret"},
-    {"api_key": "wrong-key"},
-    {"saas_id": "wrong-saas"},
-    {"when": datetime.now(timezone.utc) - timedelta(minutes=3)},
-    {"when": datetime.now(timezone.utc) + timedelta(minutes=3)},
-], ids=["secret", "api-key", "saas-id", "stale", "future"])
-def test_bad_signature_is_401(standin: SaaSusStandIn, client: httpx.Client,
-                              sign_kw: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "sign_kw",
+    [
+        {"secret": "wrong-secret"},
+        {"api_key": "wrong-key"},
+        {"saas_id": "wrong-saas"},
+        {"when": datetime.now(timezone.utc) - timedelta(minutes=3)},
+        {"when": datetime.now(timezone.utc) + timedelta(minutes=3)},
+    ],
+    ids=["secret", "api-key", "saas-id", "stale", "future"],
+)
+def test_bad_signature_is_401(standin: SaaSusStandIn, client: httpx.Client, sign_kw: dict[str, Any]) -> None:
     r = call(client, "GET", f"{standin.base_url}/awsmarketplace/customers", **sign_kw)
     assert r.status_code == 401
     assert r.json()["type"] == "invalid_signature"
 
 
-@pytest.mark.parametrize("header", [None, "", "Bearer abc", "SAASUSSIGV1 Sig=00, SaaSID=saas-test",
-                                    f"SAASUSSIGV1 Sig={'0' * 64}, SaaSID={SAAS_ID}, APIKey={API_KEY}"])
-def test_missing_or_garbled_header_is_401(standin: SaaSusStandIn, client: httpx.Client,
-                                          header: str | None) -> None:
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "Bearer abc",
+        "SAASUSSIGV1 Sig=00, SaaSID=saas-test",
+        f"SAASUSSIGV1 Sig={'0' * 64}, SaaSID={SAAS_ID}, APIKey={API_KEY}",
+    ],
+)
+def test_missing_or_garbled_header_is_401(standin: SaaSusStandIn, client: httpx.Client, header: str | None) -> None:
     headers = {} if header is None else {"Authorization": header}
     r = client.get(f"{standin.base_url}/awsmarketplace/customers", headers=headers)
     assert r.status_code == 401 and r.json()["type"] == "invalid_signature"
@@ -133,12 +157,16 @@ def test_signature_covers_query_and_body(standin: SaaSusStandIn, client: httpx.C
     verify = f"{standin.base_url}/awsmarketplace/registration-token/verify"
     token = standin.issue_registration_token()
     signed_for = json.dumps({"registration_token": "other"})
-    r = client.post(verify, content=json.dumps({"registration_token": token}),
-                    headers={"Authorization": signature("POST", verify, signed_for)})
+    r = client.post(
+        verify,
+        content=json.dumps({"registration_token": token}),
+        headers={"Authorization": signature("POST", verify, signed_for)},
+    )
     assert r.status_code == 401
 
 
 # -- endpoints -------------------------------------------------------------------
+
 
 def test_codes_are_single_use(standin: SaaSusStandIn, client: httpx.Client) -> None:
     user = standin.add_user("buyer@example.com", ["Acme"])
@@ -161,14 +189,19 @@ def test_tokens_are_jwt_shaped_and_sized(standin: SaaSusStandIn, client: httpx.C
         assert token.count(".") == 2
         assert abs(len(token) - 1500) <= 8
     assert session.id_token != session.access_token
-    refreshed = call(client, "GET", f"{standin.base_url}/auth/credentials?auth-flow=refreshTokenAuth"
-                     f"&refresh-token={session.refresh_token}")
+    refreshed = call(
+        client,
+        "GET",
+        f"{standin.base_url}/auth/credentials?auth-flow=refreshTokenAuth&refresh-token={session.refresh_token}",
+    )
     assert refreshed.status_code == 200 and "refresh_token" not in refreshed.json()
 
 
 def test_userinfo(standin: SaaSusStandIn, client: httpx.Client) -> None:
-    user = standin.add_user("buyer@example.com", [
-        Tenant("Acme"), Tenant("Globex", completed_sign_up=False, roles=("user",), plan_id="plan-1")])
+    user = standin.add_user(
+        "buyer@example.com",
+        [Tenant("Acme"), Tenant("Globex", completed_sign_up=False, roles=("user",), plan_id="plan-1")],
+    )
     session = login(standin, client, user)
     r = call(client, "GET", f"{standin.base_url}/auth/userinfo?token={session.id_token}")
     assert r.status_code == 200
@@ -210,8 +243,11 @@ def test_link_validates_its_input(standin: SaaSusStandIn, client: httpx.Client) 
         r = link(standin, client, alice.tenants[0].id, bad_access, token)
         assert r.status_code == 401 and r.json()["type"] == "invalid_token"
     url = f"{standin.base_url}/auth/aws-marketplace/link"
-    for body in ({"tenant_id": alice.tenants[0].id}, [1, 2], {"tenant_id": 1, "access_token": "a",
-                                                             "registration_token": token}):
+    for body in (
+        {"tenant_id": alice.tenants[0].id},
+        [1, 2],
+        {"tenant_id": 1, "access_token": "a", "registration_token": token},
+    ):
         r = call(client, "PATCH", url, json_body=body)
         assert r.status_code == 400 and r.json()["type"] == "invalid_request"
     assert standin.links == []
@@ -222,15 +258,13 @@ def test_customers_lists_linked_tenants(standin: SaaSusStandIn, client: httpx.Cl
     user = standin.add_user("buyer@example.com", ["A", "B", "C"])
     a, b, c = (t.id for t in user.tenants)
     session = login(standin, client, user)
-    assert link(standin, client, a, session.access_token,
-                standin.issue_registration_token()).status_code == 200
+    assert link(standin, client, a, session.access_token, standin.issue_registration_token()).status_code == 200
     standin.link_customer(b)
     url = f"{standin.base_url}/awsmarketplace/customers"
     r = call(client, "GET", f"{url}?tenant_ids={a}&tenant_ids={b}&tenant_ids={c}")
     customers = r.json()["customers"]
     assert [x["tenant_id"] for x in customers] == [a, b]
-    assert all(set(x) == {"customer_identifier", "customer_aws_account_id", "tenant_id"}
-               for x in customers)
+    assert all(set(x) == {"customer_identifier", "customer_aws_account_id", "tenant_id"} for x in customers)
     only_c = call(client, "GET", f"{url}?tenant_ids={c}")
     assert only_c.json() == {"customers": []}
     everything = call(client, "GET", url)
@@ -275,6 +309,7 @@ def test_concurrent_exchanges_of_one_code_succeed_once(standin: SaaSusStandIn) -
 
 
 # -- faults ----------------------------------------------------------------------
+
 
 def test_fault_status_skips_the_handler(standin: SaaSusStandIn, client: httpx.Client) -> None:
     user = standin.add_user("buyer@example.com", ["Acme"])
@@ -323,8 +358,9 @@ def test_fault_drop(standin: SaaSusStandIn, client: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("fault", [{"drop": True}, {"status": 500}, {"delay": 0.2, "drop": True}])
-def test_fault_after_handler_keeps_side_effects(standin: SaaSusStandIn, client: httpx.Client,
-                                                fault: dict[str, Any]) -> None:
+def test_fault_after_handler_keeps_side_effects(
+    standin: SaaSusStandIn, client: httpx.Client, fault: dict[str, Any]
+) -> None:
     user = standin.add_user("buyer@example.com", ["Acme"])
     session = login(standin, client, user)
     token = standin.issue_registration_token()
@@ -339,11 +375,18 @@ def test_fault_after_handler_keeps_side_effects(standin: SaaSusStandIn, client: 
     assert retry.json()["type"] == "invalid_registration_token"
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"endpoint": "nope", "status": 500}, {"endpoint": "link"}, {"endpoint": "link", "status": 99},
-    {"endpoint": "link", "body": b"x"}, {"endpoint": "link", "delay": -1},
-    {"endpoint": "link", "status": 500, "times": 0}, {"endpoint": "link", "status": 500, "drop": True},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"endpoint": "nope", "status": 500},
+        {"endpoint": "link"},
+        {"endpoint": "link", "status": 99},
+        {"endpoint": "link", "body": b"x"},
+        {"endpoint": "link", "delay": -1},
+        {"endpoint": "link", "status": 500, "times": 0},
+        {"endpoint": "link", "status": 500, "drop": True},
+    ],
+)
 def test_inject_rejects_bad_arguments(standin: SaaSusStandIn, kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         standin.inject(**kwargs)
@@ -361,6 +404,7 @@ def test_reset_forgets_calls_and_faults(standin: SaaSusStandIn, client: httpx.Cl
 
 # -- hosted login ----------------------------------------------------------------
 
+
 def test_login_page_lists_users_escaped(standin: SaaSusStandIn, client: httpx.Client) -> None:
     standin.add_user("o'brien<b>@example.com", ["Acme"])
     r = client.get(standin.login_url("http://app.test/cb"))
@@ -370,8 +414,7 @@ def test_login_page_lists_users_escaped(standin: SaaSusStandIn, client: httpx.Cl
     assert standin.calls[-1].endpoint == "login"
 
 
-def test_login_redirects_with_code_and_registration_token(standin: SaaSusStandIn,
-                                                          client: httpx.Client) -> None:
+def test_login_redirects_with_code_and_registration_token(standin: SaaSusStandIn, client: httpx.Client) -> None:
     user = standin.add_user("buyer@example.com", ["Acme"])
     r = client.get(standin.login_url("http://app.test/cb?next=%2Fhome", email=user.email))
     assert r.status_code == 302
@@ -382,8 +425,9 @@ def test_login_redirects_with_code_and_registration_token(standin: SaaSusStandIn
     session_url = f"{standin.base_url}/auth/credentials?code={query['code']}"
     assert call(client, "GET", session_url).status_code == 200
     verify = f"{standin.base_url}/awsmarketplace/registration-token/verify"
-    assert call(client, "POST", verify,
-                json_body={"registration_token": query["registration_token"]}).status_code == 200
+    assert (
+        call(client, "POST", verify, json_body={"registration_token": query["registration_token"]}).status_code == 200
+    )
 
     plain = client.get(standin.login_url("http://app.test/cb", email=user.email, marketplace=False))
     assert set(parse_qs(urlsplit(plain.headers["location"]).query)) == {"code"}
@@ -392,6 +436,7 @@ def test_login_redirects_with_code_and_registration_token(standin: SaaSusStandIn
 
 
 # -- construction ----------------------------------------------------------------
+
 
 def test_arguments_are_checked() -> None:
     with pytest.raises(ValueError):
@@ -402,7 +447,7 @@ def test_arguments_are_checked() -> None:
         Tenant("Acme", roles="admin")  # type: ignore[arg-type]
     standin = SaaSusStandIn()
     with pytest.raises(RuntimeError):
-        standin.url
+        _ = standin.url
     with pytest.raises(TypeError):
         standin.add_user("a@example.com", "Acme")
     standin.add_user("a@example.com", ["Acme"])
@@ -418,29 +463,39 @@ def test_arguments_are_checked() -> None:
 
 
 def test_cli_runs_until_interrupted() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "saasus_mw.testing", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "saasus_mw.testing", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
     assert proc.stdout is not None
     lines = [proc.stdout.readline() for _ in range(5)]
     base_url = lines[4].split("=", 1)[1].strip()
     r = httpx.get(base_url.removesuffix("/v1") + "/login?redirect_uri=http://x/")
     assert "buyer@example.com" in r.text
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=10)
+    _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0 and "Traceback" not in err
     assert "SAASUS_SECRET_KEY=secret-1" in "".join(lines)
 
 
 # -- conformance with the official OpenAPI spec --------------------------------------
 
-SPEC_FOR = {"credentials": "authapi.yml", "userinfo": "authapi.yml", "link": "authapi.yml",
-            "verify": "awsmarketplaceapi.yml", "customers": "awsmarketplaceapi.yml"}
+SPEC_FOR = {
+    "credentials": "authapi.yml",
+    "userinfo": "authapi.yml",
+    "link": "authapi.yml",
+    "verify": "awsmarketplaceapi.yml",
+    "customers": "awsmarketplaceapi.yml",
+}
 
 
 @dataclass
 class SpecRequest:
     """openapi-core's request protocol, built from what the stand-in recorded."""
+
     host_url: str
     path: str
     method: str
@@ -466,10 +521,15 @@ def assert_conforms(calls: list[Call]) -> int:
         api = specs[SPEC_FOR[c.endpoint]]
         # The spec's server is https://api.saasus.io/v1/{auth,awsmarketplace}; our paths share it.
         request = SpecRequest(
-            "https://api.saasus.io", c.path, c.method.lower(), c.body or None,
+            "https://api.saasus.io",
+            c.path,
+            c.method.lower(),
+            c.body or None,
             c.headers.get("content-type", ""),
-            RequestParameters(query=ImmutableMultiDict(parse_qsl(c.raw_query, keep_blank_values=True)),
-                              header=Headers(list(c.headers.items()))),
+            RequestParameters(
+                query=ImmutableMultiDict(parse_qsl(c.raw_query, keep_blank_values=True)),
+                header=Headers(list(c.headers.items())),
+            ),
         )
         error = json.loads(c.response_body) if c.status >= 400 else None
         if error is None or error["type"] != "invalid_request":
@@ -477,10 +537,9 @@ def assert_conforms(calls: list[Call]) -> int:
             # which the signature tests above cover.
             for validator in (V30RequestParametersValidator, V30RequestBodyValidator):
                 validator(api.spec).validate(request)
-        response = SpecResponse(c.status, c.response_body,
-                                "application/json" if c.response_body else "", Headers())
+        response = SpecResponse(c.status, c.response_body, "application/json" if c.response_body else "", Headers())
         operation = api.spec / "paths" / ("/" + c.path.split("/", 3)[3]) / c.method.lower()
-        if str(c.status) in (operation / "responses").keys():
+        if str(c.status) in (operation / "responses"):
             api.validate_response(request, response)
         else:  # statuses the spec doesn't list (e.g. 401 on link) still use the Error schema
             with (api.spec / "components" / "schemas" / "Error").open() as schema:
@@ -489,11 +548,14 @@ def assert_conforms(calls: list[Call]) -> int:
     return checked
 
 
-def test_everything_served_conforms_to_the_openapi_spec(standin: SaaSusStandIn,
-                                                         client: httpx.Client) -> None:
-    user = standin.add_user("buyer@example.com", [
-        Tenant("Acme"), Tenant("株式会社サンプル", completed_sign_up=False, plan_id="plan-1",
-                              roles=("admin", "user"))])
+def test_everything_served_conforms_to_the_openapi_spec(standin: SaaSusStandIn, client: httpx.Client) -> None:
+    user = standin.add_user(
+        "buyer@example.com",
+        [
+            Tenant("Acme"),
+            Tenant("株式会社サンプル", completed_sign_up=False, plan_id="plan-1", roles=("admin", "user")),
+        ],
+    )
     other = standin.add_user("other@example.com", ["Other"])
     session = login(standin, client, user)
     base = standin.base_url
@@ -509,8 +571,11 @@ def test_everything_served_conforms_to_the_openapi_spec(standin: SaaSusStandIn,
     link(standin, client, user.tenants[0].id, session.access_token, token)
     link(standin, client, user.tenants[1].id, session.access_token, token)
     call(client, "POST", verify, json_body={"registration_token": token})
-    call(client, "GET", f"{base}/awsmarketplace/customers?tenant_ids={user.tenants[0].id}"
-         f"&tenant_ids={user.tenants[1].id}")
+    call(
+        client,
+        "GET",
+        f"{base}/awsmarketplace/customers?tenant_ids={user.tenants[0].id}&tenant_ids={user.tenants[1].id}",
+    )
     call(client, "GET", f"{base}/awsmarketplace/customers")
     call(client, "GET", f"{base}/awsmarketplace/customers", secret="wrong")
     assert len({c.status for c in standin.calls}) >= 4
@@ -519,18 +584,19 @@ def test_everything_served_conforms_to_the_openapi_spec(standin: SaaSusStandIn,
 
 # -- the real SDK's generated clients can read what the stand-in says -------------------
 
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK uses pydantic v1 APIs
 def test_sdk_deserialises_stand_in_answers(standin: SaaSusStandIn) -> None:
-    from saasus_sdk_python.src.auth import ApiClient as AuthApiClient, Configuration as AuthConfig
+    from saasus_sdk_python.src.auth import ApiClient as AuthApiClient
+    from saasus_sdk_python.src.auth import Configuration as AuthConfig
     from saasus_sdk_python.src.auth.api.credential_api import CredentialApi
     from saasus_sdk_python.src.auth.api.saas_user_api import SaasUserApi
     from saasus_sdk_python.src.auth.api.user_info_api import UserInfoApi
     from saasus_sdk_python.src.auth.models.link_aws_marketplace_param import LinkAwsMarketplaceParam
-    from saasus_sdk_python.src.awsmarketplace import (
-        ApiClient as MarketApiClient, Configuration as MarketConfig)
+    from saasus_sdk_python.src.awsmarketplace import ApiClient as MarketApiClient
+    from saasus_sdk_python.src.awsmarketplace import Configuration as MarketConfig
     from saasus_sdk_python.src.awsmarketplace.api.aws_marketplace_api import AwsMarketplaceApi
-    from saasus_sdk_python.src.awsmarketplace.models.verify_registration_token_param import (
-        VerifyRegistrationTokenParam)
+    from saasus_sdk_python.src.awsmarketplace.models.verify_registration_token_param import VerifyRegistrationTokenParam
 
     def signing(base: type) -> type:
         class Signing(base):  # type: ignore[misc, valid-type]
@@ -540,26 +606,30 @@ def test_sdk_deserialises_stand_in_answers(standin: SaaSusStandIn) -> None:
                 text = json.dumps(body) if body is not None else ""
                 kwargs["headers"]["Authorization"] = signature(method, url, text)
                 return super().request(method, url, *args, **kwargs)
+
         return Signing
 
-    user = standin.add_user("buyer@example.com", [
-        Tenant("Acme"), Tenant("株式会社サンプル", plan_id="plan-1", roles=("admin", "user"))])
+    user = standin.add_user(
+        "buyer@example.com", [Tenant("Acme"), Tenant("株式会社サンプル", plan_id="plan-1", roles=("admin", "user"))]
+    )
     code, reg_token = standin.issue_code(user), standin.issue_registration_token()
-    with signing(AuthApiClient)(AuthConfig(host=standin.base_url + "/auth")) as auth, \
-            signing(MarketApiClient)(MarketConfig(host=standin.base_url + "/awsmarketplace")) as market:
+    with (
+        signing(AuthApiClient)(AuthConfig(host=standin.base_url + "/auth")) as auth,
+        signing(MarketApiClient)(MarketConfig(host=standin.base_url + "/awsmarketplace")) as market,
+    ):
         creds = CredentialApi(auth).get_auth_credentials(code=code, auth_flow="tempCodeAuth")
         assert creds.id_token and creds.access_token and creds.refresh_token
         info = UserInfoApi(auth).get_user_info(token=creds.id_token)
         assert info.email == user.email and [t.name for t in info.tenants] == ["Acme", "株式会社サンプル"]
         assert info.tenants[0].plan_id is None and info.tenants[1].plan_id == "plan-1"
         assert [r.role_name for r in info.tenants[1].envs[0].roles] == ["admin", "user"]
-        AwsMarketplaceApi(market).verify_registration_token(
-            VerifyRegistrationTokenParam(registration_token=reg_token))
-        SaasUserApi(auth).link_aws_marketplace(LinkAwsMarketplaceParam(
-            tenant_id=user.tenants[1].id, access_token=creds.access_token,
-            registration_token=reg_token))
-        customers = AwsMarketplaceApi(market).get_customers(
-            tenant_ids=[t.id for t in user.tenants])
+        AwsMarketplaceApi(market).verify_registration_token(VerifyRegistrationTokenParam(registration_token=reg_token))
+        SaasUserApi(auth).link_aws_marketplace(
+            LinkAwsMarketplaceParam(
+                tenant_id=user.tenants[1].id, access_token=creds.access_token, registration_token=reg_token
+            )
+        )
+        customers = AwsMarketplaceApi(market).get_customers(tenant_ids=[t.id for t in user.tenants])
         assert [c.tenant_id for c in customers.customers] == [user.tenants[1].id]
     assert [c.status for c in standin.calls] == [200] * 5
     assert standin.calls[-1].query == {"tenant_ids": [t.id for t in user.tenants]}

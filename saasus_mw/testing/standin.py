@@ -10,6 +10,7 @@ oracle for code that does.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import html
@@ -20,10 +21,11 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterable, Sequence
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 logger = logging.getLogger("saasus_mw.testing")
@@ -78,7 +80,7 @@ class _Headers(dict[str, str]):
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and super().__contains__(key.lower())
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         return super().get(key.lower(), default)
 
 
@@ -134,7 +136,7 @@ class SaaSusStandIn:
         self,
         saas_id: str = "saas-1",
         api_key: str = "key-1",
-        secret_key: str = "secret-1",
+        secret_key: str = "secret-1",  # noqa: S107 - a test double's default, not a credential
         *,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -173,8 +175,9 @@ class SaaSusStandIn:
         self._server = _Server((self.host, self.port), _Handler, self)
         self.port = self._server.server_address[1]
         # A short poll interval keeps stop() (and so each test's teardown) fast.
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        name="saasus-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="saasus-standin", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -185,8 +188,8 @@ class SaaSusStandIn:
         server.shutdown()
         server.server_close()
         server.close_connections()  # keep-alive handler threads would otherwise linger
-        assert self._thread is not None
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
 
     def __enter__(self) -> SaaSusStandIn:
         return self.start()
@@ -346,8 +349,15 @@ class SaaSusStandIn:
 
     def _mint(self, user: User, kind: str) -> str:
         header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "saasus-standin"}).encode())
-        claims = {"sub": user.id, "email": user.email, "token_use": kind, "jti": _new_id(),
-                  "iss": self.url, "exp": int(time.time()) + 3600, "pad": ""}
+        claims = {
+            "sub": user.id,
+            "email": user.email,
+            "token_use": kind,
+            "jti": _new_id(),
+            "iss": self.url,
+            "exp": int(time.time()) + 3600,
+            "pad": "",
+        }
         # Real Cognito tokens are large; padding them exercises cookie-size limits.
         room = (self.token_size - len(header) - 43 - 2) * 3 // 4
         # Random, not "xxx": real tokens do not compress, and the cookie-size
@@ -381,8 +391,9 @@ class SaaSusStandIn:
         user = self._users[user_id]
         refresh = secrets.token_urlsafe(48)
         self._tokens[refresh] = (user.id, "refresh")
-        return _ok({"id_token": self._mint(user, "id"), "access_token": self._mint(user, "access"),
-                    "refresh_token": refresh})
+        return _ok(
+            {"id_token": self._mint(user, "id"), "access_token": self._mint(user, "access"), "refresh_token": refresh}
+        )
 
     def _userinfo(self, call: Call) -> _Response:
         user = self._user_for(call.query.get("token", [""])[0], "id")
@@ -392,15 +403,17 @@ class SaaSusStandIn:
         for t in user.tenants:
             roles = [{"role_name": r, "display_name": r.title()} for r in t.roles]
             tenant: dict[str, Any] = {
-                "id": t.id, "name": t.name, "completed_sign_up": t.completed_sign_up,
+                "id": t.id,
+                "name": t.name,
+                "completed_sign_up": t.completed_sign_up,
                 "envs": [{"id": 1, "name": "prod", "display_name": "Production", "roles": roles}],
-                "user_attribute": {}, "back_office_staff_email": "staff@example.com",
+                "user_attribute": {},
+                "back_office_staff_email": "staff@example.com",
             }
             if t.plan_id is not None:  # optional in the spec, StrictStr in the SDK: omit, never null
                 tenant["plan_id"] = t.plan_id
             tenants.append(tenant)
-        return _ok({"id": user.id, "email": user.email, "sign_in_id": "", "user_attribute": {},
-                    "tenants": tenants})
+        return _ok({"id": user.id, "email": user.email, "sign_in_id": "", "user_attribute": {}, "tenants": tenants})
 
     @staticmethod
     def _json_fields(call: Call, names: Sequence[str]) -> dict[str, str] | None:
@@ -454,7 +467,8 @@ class SaaSusStandIn:
             items = "".join(
                 # Relative, so the page works under whatever host name the browser used.
                 f'<li><a href="{html.escape(_login_path(redirect_uri, u.email, marketplace))}">'
-                f"{html.escape(u.email)}</a></li>" for u in users
+                f"{html.escape(u.email)}</a></li>"
+                for u in users
             )
             return _page(200, "Sign in", f"<p>Choose a user:</p><ul>{items}</ul>")
         user = next((u for u in users if u.email == email), None)
@@ -465,13 +479,14 @@ class SaaSusStandIn:
             params["registration_token"] = self.issue_registration_token()
         parts = urlsplit(redirect_uri)
         query = "&".join(q for q in (parts.query, urlencode(params)) if q)
-        return _Response(302, content_type="text/html; charset=utf-8",
-                         location=urlunsplit(parts._replace(query=query)))
+        return _Response(302, content_type="text/html; charset=utf-8", location=urlunsplit(parts._replace(query=query)))
 
 
 def _page(status: int, title: str, content: str) -> _Response:
-    page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-            f"</head><body><h1>SaaSus stand-in: {title}</h1>{content}</body></html>")
+    page = (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"</head><body><h1>SaaSus stand-in: {title}</h1>{content}</body></html>"
+    )
     return _Response(status, page.encode(), "text/html; charset=utf-8")
 
 
@@ -487,10 +502,8 @@ class _Server(ThreadingHTTPServer):
         with self.standin._lock:
             conns, self.connections = self.connections, set()
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients hanging up (e.g. after a timeout on a delayed answer) are expected here.
@@ -535,9 +548,12 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, raw_query = self.path.partition("?")
         call = Call(
             endpoint=_ROUTES.get((self.command, path), "other"),
-            method=self.command, path=path, raw_query=raw_query,
+            method=self.command,
+            path=path,
+            raw_query=raw_query,
             query=parse_qs(raw_query, keep_blank_values=True),
-            headers=_Headers((k.lower(), v) for k, v in self.headers.items()), body=body,
+            headers=_Headers((k.lower(), v) for k, v in self.headers.items()),
+            body=body,
         )
         with standin._lock:
             standin.calls.append(call)
@@ -562,21 +578,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _fault_response(fault: _Fault) -> _Response:
-        assert fault.status is not None
+        status = fault.status or 500  # inject() guarantees a status on this path
         if fault.body is None:
-            return _error(fault.status, "injected_fault", f"injected HTTP {fault.status}")
+            return _error(status, "injected_fault", f"injected HTTP {status}")
         try:
             json.loads(fault.body)
-            return _Response(fault.status, fault.body)
+            return _Response(status, fault.body)
         except ValueError:
-            return _Response(fault.status, fault.body, "text/plain; charset=utf-8")
+            return _Response(status, fault.body, "text/plain; charset=utf-8")
 
     def _drop(self) -> None:
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def _send(self, call: Call | None, response: _Response) -> None:
         if call is not None:
