@@ -52,9 +52,13 @@ with warnings.catch_warnings():
     from saasus_sdk_python.src.auth.configuration import Configuration as AuthConfiguration
     from saasus_sdk_python.src.auth.exceptions import ApiException as AuthApiException
     from saasus_sdk_python.src.auth.models.link_aws_marketplace_param import LinkAwsMarketplaceParam
+    from saasus_sdk_python.src.awsmarketplace.api.aws_marketplace_api import AwsMarketplaceApi
     from saasus_sdk_python.src.awsmarketplace.api_client import ApiClient as MarketplaceApiClient
     from saasus_sdk_python.src.awsmarketplace.configuration import Configuration as MarketplaceConfiguration
     from saasus_sdk_python.src.awsmarketplace.exceptions import ApiException as MarketplaceApiException
+    from saasus_sdk_python.src.awsmarketplace.models.verify_registration_token_param import (
+        VerifyRegistrationTokenParam,
+    )
 
 __all__ = ["Credentials", "ErrorKind", "SaaSus", "SaaSusError", "Tenant", "UserInfo"]
 
@@ -234,6 +238,22 @@ class SaaSus:
             tenant_id=tenant_id, access_token=access_token, registration_token=registration_token
         )
         _call(SaasUserApi(self._auth).link_aws_marketplace, param)
+
+    def registration_token_is_unused(self, registration_token: str) -> bool:
+        """``POST /awsmarketplace/registration-token/verify``: False once it has been used (or never existed)."""
+        param = VerifyRegistrationTokenParam(registration_token=registration_token)
+        try:
+            _call(AwsMarketplaceApi(self._marketplace).verify_registration_token, param)
+        except SaaSusError as exc:
+            if exc.kind is ErrorKind.REJECTED:
+                return False
+            raise
+        return True
+
+    def linked_tenants(self, tenant_ids: list[str]) -> set[str]:
+        """``GET /awsmarketplace/customers``: which of these tenants already have a Marketplace customer."""
+        customers = _call(AwsMarketplaceApi(self._marketplace).get_customers, tenant_ids=tenant_ids)
+        return {c.tenant_id for c in customers.customers}
 
     def close(self) -> None:
         self._auth.rest_client.pool_manager.clear()
