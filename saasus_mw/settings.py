@@ -88,6 +88,13 @@ def _redirect_target(value: str) -> str:
     raise ValueError("expected a path starting with / or an absolute http(s) URL")
 
 
+def _samesite(value: str) -> str:
+    value = value.strip().capitalize()
+    if value not in ("Lax", "Strict", "None"):
+        raise ValueError("expected lax, strict or none")
+    return value
+
+
 def _cookie_name(value: str) -> str:
     value = value.strip()
     if not value or not all(c.isascii() and (c.isalnum() or c in "-_") for c in value):
@@ -124,6 +131,9 @@ FIELDS: dict[str, _Field] = {
     ),
     "success_url": _Field("SAASUS_MW_SUCCESS_URL", _redirect_target, "/", "where the user goes after linking"),
     "cookie_secure": _Field("SAASUS_MW_COOKIE_SECURE", _bool, "true", "`false` only for plain-http local use"),
+    "cookie_samesite": _Field(
+        "SAASUS_MW_COOKIE_SAMESITE", _samesite, "lax", "`lax`; `strict` breaks the redirect from the SaaSus login"
+    ),
     "cookie_name": _Field("SAASUS_MW_COOKIE_NAME", _cookie_name, "saasus_mw_state", "name of the state cookie"),
     "state_ttl": _Field("SAASUS_MW_STATE_TTL", _positive_int, "900", "seconds the picker state stays valid"),
     "timeout": _Field("SAASUS_MW_TIMEOUT", _positive_float, "10", "seconds each SaaSus call may take"),
@@ -151,6 +161,7 @@ class Settings:
     secret_key_fallbacks: tuple[SecretStr, ...]
     success_url: str
     cookie_secure: bool
+    cookie_samesite: str
     cookie_name: str
     state_ttl: int
     timeout: float
@@ -193,6 +204,14 @@ class Settings:
         if not values["saasus_base_url"].startswith(("https://", "http://")):
             raise ConfigError("SAASUS_BASE_URL must be an http(s) URL such as https://api.saasus.io/v1")
         values["saasus_base_url"] = values["saasus_base_url"].rstrip("/")
+        if values["cookie_samesite"] == "None" and not values["cookie_secure"]:
+            raise ConfigError("SAASUS_MW_COOKIE_SAMESITE=none needs SAASUS_MW_COOKIE_SECURE=true (browsers drop it)")
+        if values["cookie_samesite"] == "Strict":
+            warnings.warn(
+                "SAASUS_MW_COOKIE_SAMESITE=strict: browsers drop Strict cookies along the redirect from the "
+                "SaaSus login (another site), so every buyer would see 'we could not find your sign-in'. Use lax.",
+                stacklevel=2,
+            )
         if not values["cookie_secure"] and values["success_url"].startswith("https://"):
             warnings.warn(
                 "SAASUS_MW_COOKIE_SECURE is false while SAASUS_MW_SUCCESS_URL is https: "

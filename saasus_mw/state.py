@@ -10,8 +10,10 @@ the CSRF token bound to this state.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import secrets
+from collections.abc import Mapping
 
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.http import dump_cookie, parse_cookie
@@ -40,6 +42,8 @@ class StateTooLarge(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class State:
+    """What a picker needs across requests. Tokens stay out of reprs (and so out of logs)."""
+
     user_id: str
     registration_token: str = dataclasses.field(repr=False)
     access_token: str = dataclasses.field(repr=False)
@@ -56,13 +60,18 @@ class StateCodec:
     ``keys`` is oldest first; the last one signs, all of them verify (rotation).
     """
 
-    def __init__(self, keys: list[str], *, max_age: int, cookie_name: str, secure: bool) -> None:
+    def __init__(self, keys: list[str], *, max_age: int, cookie_name: str, secure: bool, samesite: str = "Lax") -> None:
         if not keys or not all(keys):
             raise ValueError("at least one non-empty signing key is required")
-        self._serializer = URLSafeTimedSerializer(keys, salt="saasus_mw.state.v1")
+        sha256 = {"digest_method": hashlib.sha256}
+        self._serializer = URLSafeTimedSerializer(keys, salt="saasus_mw.state.v1", signer_kwargs=sha256)
+        # A second purpose, a second salt: a "done" marker can never pass as a state.
+        self._done_serializer = URLSafeTimedSerializer(keys, salt="saasus_mw.linked.v1", signer_kwargs=sha256)
         self.max_age = max_age
         self._names = [f"{cookie_name}_{i}" for i in range(MAX_CHUNKS)]
+        self._done_name = f"{cookie_name}_done"
         self._secure = secure
+        self._samesite = samesite
 
     def encode(self, state: State, path: str) -> list[str]:
         """``Set-Cookie`` header values that store ``state`` for requests under ``path``."""
@@ -79,9 +88,20 @@ class StateCodec:
     def clear(self, path: str) -> list[str]:
         return [self._cookie(name, "", path) for name in self._names]
 
+    def done(self, path: str) -> str:
+        """A small marker that this browser completed a link: Back and reload get a kind page."""
+        return self._cookie(self._done_name, self._done_serializer.dumps(1), path)
+
+    def is_done(self, cookie_header: str | None) -> bool:
+        try:
+            marker = _parse_cookies(cookie_header).get(self._done_name, "")
+            return bool(marker) and self._done_serializer.loads(marker, max_age=self.max_age) == 1
+        except (StateError, BadData):
+            return False
+
     def decode(self, cookie_header: str | None) -> State:
         """Raise :class:`StateError` unless the header carries a valid, unexpired state."""
-        cookies = parse_cookie(cookie_header or "")
+        cookies = _parse_cookies(cookie_header)
         token = "".join(cookies.get(name, "") for name in self._names)
         if not token:
             raise StateError("missing")
@@ -109,11 +129,18 @@ class StateCodec:
             path=path,
             secure=self._secure,
             httponly=True,
-            # Lax, not Strict: the browser arrives from the SaaSus login on another
-            # site, and Strict cookies are dropped along that redirect chain.
-            samesite="Lax",
+            # Lax by default, not Strict: the browser arrives from the SaaSus login
+            # on another site, and Strict cookies are dropped along that redirect chain.
+            samesite=self._samesite,
             max_size=0,  # checked below, as an error rather than a warning
         )
         if len(header) > SET_COOKIE_LIMIT:  # only with an absurdly long cookie path
             raise StateTooLarge(f"Set-Cookie of {len(header)} bytes exceeds {SET_COOKIE_LIMIT}")
         return header
+
+
+def _parse_cookies(header: str | None) -> Mapping[str, str]:
+    try:
+        return parse_cookie(header or "")
+    except UnicodeError:  # werkzeug re-decodes the latin-1 header as UTF-8
+        raise StateError("invalid") from None
