@@ -62,7 +62,7 @@ class MarketplaceMiddleware:
         headers: dict[str, str] = {}
         for key, value in scope["headers"]:
             name = key.decode("latin-1").lower()
-            if name in ("cookie", "content-type", "content-length", "sec-fetch-site"):
+            if name in ("cookie", "content-type", "content-length", "host", "origin", "sec-fetch-site"):
                 # HTTP/2 may split Cookie into several fields.
                 text = value.decode("latin-1")
                 headers[name] = f"{headers[name]}; {text}" if name in headers else text
@@ -72,6 +72,8 @@ class MarketplaceMiddleware:
             query_string=scope["query_string"].decode("latin-1"),
             cookie=headers.get("cookie"),
             content_type=headers.get("content-type"),
+            host=headers.get("host"),
+            origin=headers.get("origin"),
             sec_fetch_site=headers.get("sec-fetch-site"),
         )
         if step is Step.LINK:

@@ -20,6 +20,7 @@ class ErrorCode(str, enum.Enum):
     STATE_TOO_LARGE = "state_too_large"
     CSRF_FAILED = "csrf_failed"
     TENANT_NOT_ALLOWED = "tenant_not_allowed"  # not one of the tenants offered to this user
+    TENANT_ALREADY_LINKED = "tenant_already_linked"  # linked to another Marketplace purchase
     NO_TENANTS = "no_tenants"
     LINK_REJECTED = "link_rejected"  # SaaSus refused the link (e.g. token already used)
     SAASUS_TIMEOUT = "saasus_timeout"

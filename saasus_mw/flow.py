@@ -16,12 +16,18 @@ Anything else on that path (a normal login callback) is passed through.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
 import enum
+import hashlib
 import hmac
 import logging
 import re
-from urllib.parse import parse_qs
+import threading
+import time
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 from .errors import ErrorCode
 from .pages import Pages, Response
@@ -40,6 +46,12 @@ _UUID = re.compile(r"\A[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{
 _FORM_TYPE = "application/x-www-form-urlencoded"
 
 
+class _Linked(enum.Enum):
+    NO = "no"
+    BY_THIS_PURCHASE = "by_this_purchase"
+    BY_ANOTHER = "by_another"
+
+
 class Step(enum.Enum):
     START = "start"
     PICKER = "picker"
@@ -53,9 +65,13 @@ class Request:
 
     method: str
     root_path: str  # mount prefix: ASGI root_path, WSGI SCRIPT_NAME
-    query_string: str
-    cookie: str | None = None
+    # The query carries the code and registration token, the cookie the state:
+    # neither may reach a log line through a repr.
+    query_string: str = dataclasses.field(repr=False)
+    cookie: str | None = dataclasses.field(default=None, repr=False)
     content_type: str | None = None
+    host: str | None = None
+    origin: str | None = None
     sec_fetch_site: str | None = None
     body: bytes = dataclasses.field(default=b"", repr=False)
 
@@ -81,8 +97,10 @@ class Flow:
             max_age=settings.state_ttl,
             cookie_name=settings.cookie_name,
             secure=settings.cookie_secure,
+            samesite=settings.cookie_samesite,
         )
         self._pages = Pages(settings.success_url)
+        self._guard = _LinkGuard(settings.state_ttl)
 
     # -- routing -----------------------------------------------------------
 
@@ -110,6 +128,9 @@ class Flow:
                 return self._link(request)
             return self._fail(ErrorCode.METHOD_NOT_ALLOWED, request, allow="GET, HEAD, POST")
         except StateError as exc:
+            if exc.reason == "missing" and step is not Step.START and self._codec.is_done(request.cookie):
+                # Back button or a resubmitted form after success: say so, kindly.
+                return self._pages.linked(self._success_url(request), head=request.method == "HEAD")
             return self._fail(_STATE_ERRORS[exc.reason], request)
         except SaaSusError as exc:
             code = ErrorCode.SAASUS_TIMEOUT if exc.kind is ErrorKind.TIMEOUT else ErrorCode.SAASUS_UNAVAILABLE
@@ -175,8 +196,8 @@ class Flow:
 
     def _link(self, request: Request) -> Response:
         state = self._codec.decode(request.cookie)
-        # A second line behind the token: browsers say where a POST came from.
-        if request.sec_fetch_site not in (None, "same-origin", "none"):
+        # Second lines behind the token: browsers say where a POST came from.
+        if request.sec_fetch_site not in (None, "same-origin", "none") or not _same_origin(request):
             return self._fail(ErrorCode.CSRF_FAILED, request, retry=True)
         if (request.content_type or "").split(";")[0].strip().lower() != _FORM_TYPE:
             return self._fail(ErrorCode.BAD_REQUEST, request, retry=True)
@@ -194,15 +215,55 @@ class Flow:
             return user
         if tenant_id not in {t.id for t in user.tenants}:
             return self._fail(ErrorCode.TENANT_NOT_ALLOWED, request, retry=True)
+
+        # A double-click sends two POSTs: the second waits for the first and
+        # never calls SaaSus again once the first has linked.
+        with self._guard.attempt(state.registration_token) as already_linked:
+            if already_linked:
+                return self._linked(request)
+            failure = self._link_once(state, tenant_id, request)
+            if failure is None:
+                self._guard.done(state.registration_token)
+                logger.info("saasus_mw: linked", extra={"saasus_mw_tenant_id": tenant_id, "saasus_mw_user_id": user.id})
+                return self._linked(request)
+            return failure
+
+    def _link_once(self, state: State, tenant_id: str, request: Request) -> Response | None:
+        """Link, or find that it is already done; None on success, else the page to show."""
+        # An earlier attempt whose answer was lost (timeout, dropped connection)
+        # may have linked already: look before linking again.
+        ownership = self._link_status(state, tenant_id)
+        if ownership is _Linked.BY_THIS_PURCHASE:
+            return None
+        if ownership is _Linked.BY_ANOTHER:
+            return self._fail(ErrorCode.TENANT_ALREADY_LINKED, request, retry=True)
         try:
             self._saasus.link(tenant_id, state.access_token, state.registration_token)
         except SaaSusError as exc:
+            # Rejected: perhaps another worker linked this very purchase a moment
+            # ago (its single-use token is the backstop). Otherwise SaaSus may have
+            # acted before the answer was lost. Either way, look before answering.
+            with contextlib.suppress(SaaSusError):
+                if self._link_status(state, tenant_id) is _Linked.BY_THIS_PURCHASE:
+                    return None
             if exc.kind is ErrorKind.REJECTED:
                 logger.warning("saasus_mw: link refused: %s", exc, extra={"saasus_mw_error": "link_rejected"})
                 return self._fail(ErrorCode.LINK_REJECTED, request)
-            raise
-        logger.info("saasus_mw: linked", extra={"saasus_mw_tenant_id": tenant_id, "saasus_mw_user_id": user.id})
-        return self._pages.redirect(self._success_url(request), self._codec.clear(self._cookie_path(request)))
+            raise exc  # a retry page; the state survives and the next POST looks first
+        return None
+
+    def _link_status(self, state: State, tenant_id: str) -> _Linked:
+        if tenant_id not in self._saasus.linked_tenants([tenant_id]):
+            return _Linked.NO
+        # The tenant has a Marketplace customer. It is this purchase's only if
+        # our registration token has been spent.
+        if self._saasus.registration_token_is_unused(state.registration_token):
+            return _Linked.BY_ANOTHER
+        return _Linked.BY_THIS_PURCHASE
+
+    def _linked(self, request: Request) -> Response:
+        path = self._cookie_path(request)
+        return self._pages.redirect(self._success_url(request), [*self._codec.clear(path), self._codec.done(path)])
 
     # -- helpers ---------------------------------------------------------------
 
@@ -235,6 +296,42 @@ class Flow:
     def _success_url(self, request: Request) -> str:
         url = self.settings.success_url
         return request.root_path + url if url.startswith("/") else url
+
+
+class _LinkGuard:
+    """At most one link attempt per registration token at a time in this process,
+    and none after one succeeded. Across processes SaaSus's single-use token
+    is the backstop (see ``_link_once``)."""
+
+    def __init__(self, ttl: int, max_entries: int = 10_000) -> None:
+        # Striped locks: bounded memory, and unrelated purchases rarely share one.
+        self._stripes = [threading.Lock() for _ in range(64)]
+        self._linked: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._ttl, self._max = ttl, max_entries
+
+    @contextlib.contextmanager
+    def attempt(self, registration_token: str) -> Iterator[bool]:
+        key = hashlib.sha256(registration_token.encode()).hexdigest()
+        with self._stripes[int(key[:8], 16) % len(self._stripes)]:
+            expires = self._linked.get(key)
+            yield expires is not None and expires > time.monotonic()
+
+    def done(self, registration_token: str) -> None:
+        key = hashlib.sha256(registration_token.encode()).hexdigest()
+        self._linked[key] = time.monotonic() + self._ttl
+        while len(self._linked) > self._max:
+            self._linked.popitem(last=False)
+
+
+def _same_origin(request: Request) -> bool:
+    """False when the browser says the POST came from another origin."""
+    if request.origin is None or request.host is None:
+        return True  # an older browser; the CSRF token still stands
+    origin = urlsplit(request.origin)
+    if not origin.netloc:  # "null": a sandboxed or privacy-stripped origin
+        return False
+    default_port = {"https": ":443", "http": ":80"}.get(origin.scheme, "")
+    return origin.netloc.lower().removesuffix(default_port) == request.host.lower().removesuffix(default_port)
 
 
 def _parse(query: str) -> dict[str, list[str]]:

@@ -87,6 +87,12 @@ _ERRORS: dict[ErrorCode, tuple[int, str, str, str]] = {
         "The account you chose is not one of yours, or can no longer take this purchase.",
         "Go back to the account list and choose another account.",
     ),
+    ErrorCode.TENANT_ALREADY_LINKED: (
+        409,
+        "That account already has a subscription",
+        "The account you chose is already linked to another AWS Marketplace purchase.",
+        "Go back to the account list and choose another account.",
+    ),
     ErrorCode.NO_TENANTS: (
         403,
         "No account can take this purchase",
@@ -175,6 +181,9 @@ class Pages:
             retry=retry,
             code=code.value,
         )
+
+    def linked(self, success_url: str, *, head: bool = False) -> Response:
+        return self._render(200, "linked.html", head, title="Your purchase is linked", success_url=success_url)
 
     def redirect(self, location: str, cookies: Sequence[str] = ()) -> Response:
         headers = [*self._headers, ("location", location), ("content-length", "0")]

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
 from .flow import Flow, Request, Step
@@ -46,16 +46,21 @@ class MarketplaceWSGIMiddleware:
             query_string=environ.get("QUERY_STRING", ""),
             cookie=environ.get("HTTP_COOKIE"),
             content_type=environ.get("CONTENT_TYPE"),
+            host=environ.get("HTTP_HOST"),
+            origin=environ.get("HTTP_ORIGIN"),
             sec_fetch_site=environ.get("HTTP_SEC_FETCH_SITE"),
         )
         if step is Step.LINK:
             limit = self._flow.max_body
             try:
-                # werkzeug bounds the read by Content-Length and refuses a
-                # declared or streamed body above the limit.
-                body = get_input_stream(environ, max_content_length=limit).read(limit + 1)
+                # werkzeug bounds the read by Content-Length (refusing one above
+                # the limit) or, for chunked bodies, by the limit; one byte more
+                # than the limit tells "too large" from "exactly the limit".
+                body = get_input_stream(environ, max_content_length=limit + 1).read(limit + 1)
             except RequestEntityTooLarge:
                 body = None
+            except ClientDisconnected:  # the body ended before its Content-Length
+                body = b""
             if body is None or len(body) > limit:
                 response = self._flow.too_large(request)
             else:
