@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint fuzz clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check saasus_mw tests examples
 	$(BIN)/ruff format --check saasus_mw tests examples
 	$(BIN)/mypy saasus_mw
+
+fuzz: $(BIN)/.installed
+	$(BIN)/python -m tests.fuzz --count 100000
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

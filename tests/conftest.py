@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
+from wsgiref.validate import validator
 
 import httpx
 import pytest
@@ -80,7 +81,7 @@ async def asgi_host(scope: dict[str, Any], receive: Any, send: Any) -> None:
         "method": scope["method"],
         "path": scope["path"],
         "root_path": scope.get("root_path", ""),
-        "query": scope["query_string"].decode(),
+        "query": scope["query_string"].decode("latin-1"),
         "body": body.decode("latin-1"),
         "headers": {k.decode(): v.decode("latin-1") for k, v in scope["headers"]},
     }
@@ -96,8 +97,8 @@ async def asgi_host(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def wsgi_host(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
+    length = environ.get("CONTENT_LENGTH") or "0"
+    body = environ["wsgi.input"].read(int(length)) if length.isdigit() and int(length) else b""
     echo = {
         "host": "wsgi",
         "method": environ["REQUEST_METHOD"],
@@ -113,26 +114,37 @@ def wsgi_host(environ: dict[str, Any], start_response: Callable[..., Any]) -> li
 
 @dataclass
 class Adapter:
+    """One of the two adapters, as the test table sees it."""
+
     name: str
-    # Builds an httpx client around the host app wrapped with the given settings.
-    connect: Callable[..., httpx.Client]
+    wrap: Callable[[Settings], Any]  # the host app wrapped by this adapter's middleware
+    open: Callable[..., httpx.Client]  # an httpx client around an app: open(app, root_path="")
+
+    def connect(self, settings: Settings, root_path: str = "") -> httpx.Client:
+        return self.open(self.wrap(settings), root_path)
 
 
-def _asgi_client(settings: Settings, root_path: str = "") -> httpx.Client:
-    app = MarketplaceMiddleware(asgi_host, settings=settings)
+def _asgi_open(app: Any, root_path: str = "") -> httpx.Client:
     return TestClient(app, base_url="https://testserver", root_path=root_path, follow_redirects=False)
 
 
-def _wsgi_client(settings: Settings, root_path: str = "") -> httpx.Client:
-    app: Any = MarketplaceWSGIMiddleware(wsgi_host, settings=settings)
+def _wsgi_open(app: Any, root_path: str = "") -> httpx.Client:
+    # PEP 3333 conformance checked on every request the table sends.
+    app = validator(app)
     if root_path:  # mounted as werkzeug mounts apps: SCRIPT_NAME=/prefix, PATH_INFO=rest
         app = DispatcherMiddleware(NotFound(), {root_path: app})
     return httpx.Client(transport=httpx.WSGITransport(app=app), base_url="https://testserver", follow_redirects=False)
 
 
+ADAPTERS = {
+    "asgi": Adapter("asgi", lambda s: MarketplaceMiddleware(asgi_host, settings=s), _asgi_open),
+    "wsgi": Adapter("wsgi", lambda s: MarketplaceWSGIMiddleware(wsgi_host, settings=s), _wsgi_open),
+}
+
+
 @pytest.fixture(params=["asgi", "wsgi"])
 def adapter(request: pytest.FixtureRequest) -> Adapter:
-    return Adapter(request.param, _asgi_client if request.param == "asgi" else _wsgi_client)
+    return ADAPTERS[request.param]
 
 
 @pytest.fixture

@@ -35,10 +35,11 @@ def test_whole_journey_links_the_chosen_tenant(client: httpx.Client, standin: Sa
     assert done.status_code == 303
     assert done.headers["location"] == "/welcome"
     assert standin.links == [(chosen.id, buyer.id, token)]
-    # The state is cleared on success.
-    cleared = done.headers.get_list("set-cookie")
-    assert cleared and all("Max-Age=0" in c for c in cleared)
-    assert client.get(picker_url).status_code == 400
+    # The state is cleared on success; Back to the picker says it is done.
+    cookies = done.headers.get_list("set-cookie")
+    assert [c.split("=")[0] for c in cookies if "Max-Age=0" in c] == ["saasus_mw_state_0", "saasus_mw_state_1"]
+    back = client.get(picker_url)
+    assert back.status_code == 200 and "already linked" in back.text and 'href="/welcome"' in back.text
 
 
 def test_link_sends_the_access_token_not_the_csrf_token(

@@ -141,3 +141,12 @@ def test_a_slow_saasus_does_not_block_the_event_loop(uvicorn_server: str, standi
         assert httpx.get(server + "/", timeout=10).status_code == 200
     assert journey.is_alive()
     journey.join()
+
+
+def test_chunked_oversized_body_is_refused(server: str, standin: SaaSusStandIn, buyer: User) -> None:
+    with httpx.Client(base_url=server, timeout=10) as client:
+        _, picker_url = begin(client, standin, buyer)
+        chunks = (b"a" * 1024 for _ in range(256))  # chunked: no Content-Length
+        headers = {"content-type": "application/x-www-form-urlencoded"}
+        response = client.post(picker_url, content=chunks, headers=headers)
+    assert response.status_code == 413

@@ -1,0 +1,310 @@
+"""Hardening: hostile input, SaaSus faults, replay and secrets, on both adapters.
+
+Each test here fails without the protection it names.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+import httpx
+import pytest
+
+from saasus_mw.testing import SaaSusStandIn, User
+
+from .conftest import Adapter, begin, error_code, make_settings, parse_picker, pick
+
+# -- every page carries the same protective headers --------------------------------------
+
+
+def _pages(client: httpx.Client, standin: SaaSusStandIn, buyer: User) -> dict[str, httpx.Response]:
+    """One response of every kind of page the middleware serves."""
+    pages: dict[str, httpx.Response] = {}
+    pages["bad_request"] = client.get("/callback", params={"registration_token": "x", "code": "y"})
+    pages["not_allowed"] = client.put("/callback?saasus_mw=select")
+    pages["state_missing"] = client.get("/callback?saasus_mw=select")
+    _, picker_url = begin(client, standin, buyer)
+    pages["redirect"] = client.get(
+        "/callback",
+        params={"code": standin.issue_code(buyer), "registration_token": standin.issue_registration_token()},
+    )
+    pages["picker"] = client.get(picker_url)
+    pages["csrf_failed"] = client.post(picker_url, data={"csrf_token": "x", "tenant_id": "y"})
+    pages["too_large"] = client.post(
+        picker_url, content=b"x" * 10_000, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    pages["success"] = pick(client, picker_url, buyer.tenants[0].id)
+    pages["linked"] = client.get(picker_url)
+    return pages
+
+
+def test_every_page_has_the_security_headers(client: httpx.Client, standin: SaaSusStandIn, buyer: User) -> None:
+    for kind, response in _pages(client, standin, buyer).items():
+        headers = response.headers
+        assert headers["content-type"] == "text/html; charset=utf-8", kind
+        assert headers["cache-control"] == "no-store", kind
+        assert headers["referrer-policy"] == "no-referrer", kind
+        assert headers["x-frame-options"] == "DENY", kind
+        assert headers["x-content-type-options"] == "nosniff", kind
+        csp = dict(d.strip().split(" ", 1) for d in headers["content-security-policy"].split(";"))
+        assert csp["default-src"] == "'none'" and csp["frame-ancestors"] == "'none'", kind
+        assert csp["form-action"] == "'self'", kind
+        assert "http" not in csp["style-src"], kind  # no third-party assets
+
+
+def test_form_action_allows_an_external_success_url(adapter: Adapter, standin: SaaSusStandIn) -> None:
+    # Browsers apply form-action to the redirect after the POST as well.
+    settings = make_settings(standin, success_url="https://login.example.com/sign-in?x=1")
+    with adapter.connect(settings) as client:
+        csp = client.get("/callback?saasus_mw=select").headers["content-security-policy"]
+    assert "form-action 'self' https://login.example.com;" in csp
+
+
+def test_state_cookie_attributes(client: httpx.Client, standin: SaaSusStandIn, buyer: User) -> None:
+    params = {"code": standin.issue_code(buyer), "registration_token": standin.issue_registration_token()}
+    cookies = client.get("/callback", params=params).headers.get_list("set-cookie")
+    assert len(cookies) == 2
+    for cookie in cookies:
+        attributes = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
+        assert {"httponly", "secure", "path", "max-age", "samesite"} <= attributes
+        assert "SameSite=Lax" in cookie and "Path=/callback;" in cookie + ";"
+
+
+def test_insecure_cookie_when_configured(adapter: Adapter, standin: SaaSusStandIn, buyer: User) -> None:
+    with adapter.connect(make_settings(standin, cookie_secure=False)) as client:
+        params = {"code": standin.issue_code(buyer), "registration_token": standin.issue_registration_token()}
+        cookies = client.get("/callback", params=params).headers.get_list("set-cookie")
+    assert cookies and not any("Secure" in c for c in cookies)
+
+
+# -- cross-site posts -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        pytest.param({"origin": "https://evil.example"}, 403, id="foreign-origin"),
+        pytest.param({"origin": "null"}, 403, id="null-origin"),
+        pytest.param({"origin": "https://testserver.evil.example"}, 403, id="suffix-origin"),
+        pytest.param({"sec-fetch-site": "cross-site"}, 403, id="cross-site"),
+        pytest.param({"sec-fetch-site": "same-site"}, 403, id="same-site-subdomain"),
+        pytest.param({"origin": "https://testserver", "sec-fetch-site": "same-origin"}, 303, id="same-origin"),
+        pytest.param({"origin": "https://testserver:443"}, 303, id="same-origin-explicit-port"),
+        pytest.param({}, 303, id="no-fetch-metadata"),
+    ],
+)
+def test_cross_site_posts_are_refused(
+    client: httpx.Client, standin: SaaSusStandIn, buyer: User, headers: dict[str, str], status: int
+) -> None:
+    _, picker_url = begin(client, standin, buyer)
+    form = parse_picker(client.get(picker_url).text)
+    data = {"csrf_token": form.inputs["csrf_token"], "tenant_id": buyer.tenants[0].id}
+    response = client.post(picker_url, data=data, headers=headers)
+    assert response.status_code == status
+    assert len(standin.links) == (1 if status == 303 else 0)
+
+
+def test_csrf_token_is_bound_to_its_own_state(client: httpx.Client, standin: SaaSusStandIn, buyer: User) -> None:
+    # A token from another (valid) state must not pass: it is the attacker's own.
+    _, picker_url = begin(client, standin, buyer)
+    other = parse_picker(client.get(picker_url).text).inputs["csrf_token"]
+    begin(client, standin, buyer)  # a new state replaces the first
+    response = client.post(picker_url, data={"csrf_token": other, "tenant_id": buyer.tenants[0].id})
+    assert response.status_code == 403 and error_code(response) == "csrf_failed"
+
+
+# -- bodies are bounded ---------------------------------------------------------------------
+
+
+def test_streamed_body_without_length_is_bounded(
+    adapter: Adapter, client: httpx.Client, standin: SaaSusStandIn, buyer: User
+) -> None:
+    _, picker_url = begin(client, standin, buyer)
+
+    def body() -> Any:
+        yield from (b"a" * 1024 for _ in range(1000))
+
+    response = client.post(picker_url, content=body(), headers={"content-type": "application/x-www-form-urlencoded"})
+    # ASGI streams the body and stops reading past the limit. WSGI without
+    # Content-Length (and no wsgi.input_terminated) has no body by PEP 3333, so
+    # nothing is read at all; tests/test_servers.py sends real chunked bodies.
+    assert response.status_code == (413 if adapter.name == "asgi" else 403)
+
+
+# -- replay, double submits, lost answers -----------------------------------------------------
+
+
+def test_concurrent_double_submit_links_once(adapter: Adapter, standin: SaaSusStandIn, buyer: User) -> None:
+    app = adapter.wrap(make_settings(standin))
+    with adapter.open(app) as first, adapter.open(app) as second:
+        token, picker_url = begin(first, standin, buyer)
+        form = parse_picker(first.get(picker_url).text)
+        data = {"csrf_token": form.inputs["csrf_token"], "tenant_id": buyer.tenants[0].id}
+        second.cookies.update(first.cookies)
+        standin.inject("link", delay=0.5)  # both POSTs are in flight together
+        results: list[httpx.Response] = []
+        threads = [
+            threading.Thread(target=lambda c=c: results.append(c.post(picker_url, data=data))) for c in (first, second)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert [r.status_code for r in results] == [303, 303]
+    assert [c.endpoint for c in standin.calls].count("link") == 1
+    assert standin.links == [(buyer.tenants[0].id, buyer.id, token)]
+
+
+def test_double_submit_across_workers_still_says_linked(adapter: Adapter, standin: SaaSusStandIn, buyer: User) -> None:
+    settings = make_settings(standin)
+    with adapter.connect(settings) as worker_a, adapter.connect(settings) as worker_b:
+        _, picker_url = begin(worker_a, standin, buyer)
+        form = parse_picker(worker_a.get(picker_url).text)
+        data = {"csrf_token": form.inputs["csrf_token"], "tenant_id": buyer.tenants[0].id}
+        worker_b.cookies.update(worker_a.cookies)
+        assert worker_a.post(picker_url, data=data).status_code == 303
+        again = worker_b.post(picker_url, data=data)  # another process: no shared memory
+    assert again.status_code == 303 and again.headers["location"] == "/welcome"
+    assert len(standin.links) == 1
+
+
+def test_reloading_the_post_after_success(client: httpx.Client, standin: SaaSusStandIn, buyer: User) -> None:
+    _, picker_url = begin(client, standin, buyer)
+    form = parse_picker(client.get(picker_url).text)
+    data = {"csrf_token": form.inputs["csrf_token"], "tenant_id": buyer.tenants[0].id}
+    assert client.post(picker_url, data=data).status_code == 303
+    again = client.post(picker_url, data=data)  # the browser re-sends the form
+    assert again.status_code == 200 and "already linked" in again.text
+    assert len(standin.links) == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param({"after": True, "delay": 3.0}, id="timeout-after-saasus-acted"),
+        pytest.param({"after": True, "drop": True}, id="dropped-after-saasus-acted"),
+        pytest.param({"after": True, "status": 500}, id="5xx-after-saasus-acted"),
+    ],
+)
+def test_lost_link_answer_is_confirmed_not_repeated(
+    client: httpx.Client, standin: SaaSusStandIn, buyer: User, fault: dict[str, Any]
+) -> None:
+    token, picker_url = begin(client, standin, buyer)
+    standin.inject("link", **fault)
+    response = pick(client, picker_url, buyer.tenants[0].id)
+    assert response.status_code == 303  # confirmed through customers + verify
+    assert [c.endpoint for c in standin.calls].count("link") == 1
+    assert standin.links == [(buyer.tenants[0].id, buyer.id, token)]
+
+
+def test_lost_answer_and_saasus_still_down_then_retry(
+    client: httpx.Client, standin: SaaSusStandIn, buyer: User
+) -> None:
+    token, picker_url = begin(client, standin, buyer)
+    standin.inject("link", after=True, delay=3.0)
+    standin.inject("customers", delay=0.01)  # the look before linking: fine
+    standin.inject("customers", status=503)  # the confirmation after the lost answer: fails
+    response = pick(client, picker_url, buyer.tenants[0].id)
+    assert response.status_code == 504 and "Try again" in response.text
+    # SaaSus recovers; the retry looks first and finds the link done.
+    retry = pick(client, picker_url, buyer.tenants[0].id)
+    assert retry.status_code == 303
+    assert [c.endpoint for c in standin.calls].count("link") == 1
+    assert standin.links == [(buyer.tenants[0].id, buyer.id, token)]
+
+
+def test_tenant_linked_to_another_purchase(client: httpx.Client, standin: SaaSusStandIn, buyer: User) -> None:
+    standin.link_customer(buyer.tenants[0].id)
+    _, picker_url = begin(client, standin, buyer)
+    response = pick(client, picker_url, buyer.tenants[0].id)
+    assert response.status_code == 409 and error_code(response) == "tenant_already_linked"
+    assert [c.endpoint for c in standin.calls].count("link") == 0
+
+
+# -- SaaSus faults at every call of the POST -----------------------------------------------------
+
+FAULTS = [
+    pytest.param({"status": 500}, 502, id="5xx"),
+    pytest.param({"status": 403, "body": json.dumps({"type": "forbidden", "message": "no"})}, 502, id="4xx"),
+    pytest.param({"delay": 3.0}, 504, id="timeout"),
+    pytest.param({"drop": True}, 502, id="dropped"),
+    pytest.param({"status": 200, "body": "{]"}, 502, id="malformed-json"),
+    pytest.param({"delay": 0.3}, 303, id="slow-but-in-time"),
+]
+
+
+@pytest.mark.parametrize(("fault", "status"), FAULTS)
+@pytest.mark.parametrize("endpoint", ["userinfo", "customers", "link"])
+def test_faults_during_the_link_post(
+    client: httpx.Client, standin: SaaSusStandIn, buyer: User, endpoint: str, fault: dict[str, Any], status: int
+) -> None:
+    token, picker_url = begin(client, standin, buyer)
+    form = parse_picker(client.get(picker_url).text)
+    data = {"csrf_token": form.inputs["csrf_token"], "tenant_id": buyer.tenants[0].id}
+    standin.inject(endpoint, **fault)
+    response = client.post(picker_url, data=data)
+    if endpoint == "link" and fault.get("status") == 403:
+        status = 409  # SaaSus said no to the link itself
+    elif endpoint == "userinfo" and fault.get("status") == 403:
+        status = 400  # SaaSus refused the ID token: the session is over
+    elif endpoint == "link" and fault.get("body") == "{]":
+        status = 303  # a 200 from LinkAwsMarketplace is a link, whatever its body
+    assert response.status_code == status, response.text
+    if status >= 500:
+        assert "Try again" in response.text and standin.links == []
+        # SaaSus recovers: the state survived and the retry links, once.
+        assert client.post(picker_url, data=data).status_code == 303
+    assert standin.links in ([], [(buyer.tenants[0].id, buyer.id, token)])
+    assert [c.endpoint for c in standin.calls].count("link") <= 1 + (status >= 500)
+
+
+@pytest.mark.parametrize(("fault", "status"), FAULTS)
+def test_faults_while_showing_the_picker(
+    client: httpx.Client, standin: SaaSusStandIn, buyer: User, fault: dict[str, Any], status: int
+) -> None:
+    _, picker_url = begin(client, standin, buyer)
+    standin.inject("userinfo", **fault)
+    response = client.get(picker_url)
+    expected = {303: 200, 502: 502, 504: 504}[status]
+    if fault.get("status") == 403:
+        expected = 400  # SaaSus refused the ID token: the session is over
+    assert response.status_code == expected
+    if expected >= 500:
+        assert client.get(picker_url).status_code == 200  # reload works once SaaSus is back
+
+
+# -- no token or secret in logs, pages or reprs ---------------------------------------------------
+
+
+def test_no_token_leaks_into_logs_or_pages(
+    client: httpx.Client, standin: SaaSusStandIn, buyer: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+    with caplog.at_level(logging.DEBUG):
+        for response in _pages(client, standin, buyer).values():
+            seen.append(response.text)
+            seen.append(str(response.headers.get("location", "")))
+        # failures that log: SaaSus errors and refusals
+        _, picker_url = begin(client, standin, buyer)
+        standin.inject("link", status=400)
+        seen.append(pick(client, picker_url, buyer.tenants[1].id).text)
+        standin.inject("userinfo", status=500)
+        seen.append(client.get(picker_url).text)
+    secret_names = {"code", "registration_token", "token", "refresh-token", "access_token", "id_token", "refresh_token"}
+    secrets: set[str] = set()
+    for call in standin.calls:
+        secrets.update(v for name, values in call.query.items() if name in secret_names for v in values)
+        for raw in (call.body, call.response_body if call.endpoint == "credentials" else b""):
+            document = json.loads(raw) if raw.startswith(b"{") else {}
+            secrets.update(v for k, v in document.items() if k in secret_names and isinstance(v, str))
+    assert len(secrets) > 10
+    # The stand-in (SaaSus) and the test's own HTTP client see tokens by design.
+    server_side = [r for r in caplog.records if not r.name.startswith(("saasus_mw.testing", "httpx"))]
+    ours = [r.getMessage() for r in server_side] + [repr(r.__dict__) for r in server_side]
+    haystack = "\n".join(seen + ours)
+    leaked = [s for s in secrets if s in haystack]
+    where = [line[:300] for line in haystack.splitlines() if any(s in line for s in leaked)]
+    assert leaked == [], where
