@@ -22,6 +22,12 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+# The request headers the core reads; the rest are never looked at.
+_HEADERS = frozenset(
+    {"cookie", "content-type", "content-length", "host", "origin", "sec-fetch-site", "accept-language"}
+)
+
+
 class MarketplaceMiddleware:
     """Wrap an ASGI app: ``app = MarketplaceMiddleware(app)``.
 
@@ -62,7 +68,7 @@ class MarketplaceMiddleware:
         headers: dict[str, str] = {}
         for key, value in scope["headers"]:
             name = key.decode("latin-1").lower()
-            if name in ("cookie", "content-type", "content-length", "host", "origin", "sec-fetch-site"):
+            if name in _HEADERS:
                 # HTTP/2 may split Cookie into several fields.
                 text = value.decode("latin-1")
                 headers[name] = f"{headers[name]}; {text}" if name in headers else text
@@ -75,6 +81,7 @@ class MarketplaceMiddleware:
             host=headers.get("host"),
             origin=headers.get("origin"),
             sec_fetch_site=headers.get("sec-fetch-site"),
+            accept_language=headers.get("accept-language"),
         )
         if step is Step.LINK:
             body = await _read_body(receive, headers.get("content-length"), self._flow.max_body)

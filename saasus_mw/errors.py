@@ -14,6 +14,7 @@ class ErrorCode(str, enum.Enum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     BODY_TOO_LARGE = "body_too_large"
     CODE_REJECTED = "code_rejected"  # SaaSus refused the sign-in code (used or expired)
+    REGISTRATION_INVALID = "registration_invalid"  # the registration token is used or unknown
     STATE_MISSING = "state_missing"  # no state cookie: cookies blocked, or a new browser
     STATE_EXPIRED = "state_expired"
     STATE_INVALID = "state_invalid"  # tampered, signed with an unknown key, or for another user

@@ -29,9 +29,12 @@ import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
+
 from .errors import ErrorCode
-from .pages import Pages, Response
-from .saasus import ErrorKind, SaaSus, SaaSusError, UserInfo
+from .pages import LANGUAGES, Choice, Pages, Response
+from .saasus import ErrorKind, SaaSus, SaaSusError, Tenant, UserInfo
 from .settings import Settings
 from .state import State, StateCodec, StateError, StateTooLarge
 
@@ -73,6 +76,7 @@ class Request:
     host: str | None = None
     origin: str | None = None
     sec_fetch_site: str | None = None
+    accept_language: str | None = None
     body: bytes = dataclasses.field(default=b"", repr=False)
 
 
@@ -99,7 +103,7 @@ class Flow:
             secure=settings.cookie_secure,
             samesite=settings.cookie_samesite,
         )
-        self._pages = Pages(settings.success_url)
+        self._pages = Pages(settings)
         self._guard = _LinkGuard(settings.state_ttl)
 
     # -- routing -----------------------------------------------------------
@@ -130,7 +134,7 @@ class Flow:
         except StateError as exc:
             if exc.reason == "missing" and step is not Step.START and self._codec.is_done(request.cookie):
                 # Back button or a resubmitted form after success: say so, kindly.
-                return self._pages.linked(self._success_url(request), head=request.method == "HEAD")
+                return self._linked_page(request)
             return self._fail(_STATE_ERRORS[exc.reason], request)
         except SaaSusError as exc:
             code = ErrorCode.SAASUS_TIMEOUT if exc.kind is ErrorKind.TIMEOUT else ErrorCode.SAASUS_UNAVAILABLE
@@ -163,6 +167,12 @@ class Flow:
         except StateError:
             pass
 
+        # A used or unknown registration token would only fail at the very end:
+        # say so now, before the buyer chooses anything.
+        if not self._saasus.registration_token_is_unused(registration_token):
+            if self._codec.is_done(request.cookie):
+                return self._linked_page(request)
+            return self._fail(ErrorCode.REGISTRATION_INVALID, request)
         try:
             credentials = self._saasus.exchange_code(code)
         except SaaSusError as exc:
@@ -186,13 +196,20 @@ class Flow:
         state = self._codec.decode(request.cookie)
         if request.method == "HEAD":
             return self._pages.empty()
-        user = self._user(state)
+        user = self._user(state, request)
         if isinstance(user, Response):
             return user
-        tenants = sorted(user.tenants, key=lambda t: (t.name.casefold(), t.id))
-        if not tenants:
-            return self._fail(ErrorCode.NO_TENANTS, request)
-        return self._pages.picker(email=user.email, tenants=tenants, csrf_token=state.csrf_token)
+        language = self._language(request)
+        linked = self._saasus.linked_tenants([t.id for t in user.tenants])
+        reasons = self._pages.text(language)
+        choices = [
+            Choice(t.id, t.name, t.plan_id, t.roles, reasons[reason] if reason else "")
+            for t in sorted(user.tenants, key=lambda t: (t.name.casefold(), t.id))
+            for reason in [self._ineligible(t, linked)]
+        ]
+        if not any(not c.reason for c in choices):
+            return self._fail(ErrorCode.NO_TENANTS, request, signup_url=self._signup_url(request))
+        return self._pages.picker(email=user.email, choices=choices, csrf_token=state.csrf_token, language=language)
 
     def _link(self, request: Request) -> Response:
         state = self._codec.decode(request.cookie)
@@ -210,10 +227,12 @@ class Flow:
             return self._fail(ErrorCode.BAD_REQUEST, request, retry=True)
         tenant_id = tenant_ids[0]
 
-        user = self._user(state)
+        user = self._user(state, request)
         if isinstance(user, Response):
             return user
-        if tenant_id not in {t.id for t in user.tenants}:
+        tenant = next((t for t in user.tenants if t.id == tenant_id), None)
+        # Whether it is already linked is checked with SaaSus right before linking.
+        if tenant is None or self._ineligible(tenant, linked=set()):
             return self._fail(ErrorCode.TENANT_NOT_ALLOWED, request, retry=True)
 
         # A double-click sends two POSTs: the second waits for the first and
@@ -267,19 +286,49 @@ class Flow:
 
     # -- helpers ---------------------------------------------------------------
 
-    def _user(self, state: State) -> Response | UserInfo:
+    def _user(self, state: State, request: Request) -> Response | UserInfo:
         try:
             user = self._saasus.user_info(state.id_token)
         except SaaSusError as exc:
             if exc.kind is ErrorKind.REJECTED:  # the ID token expired or was revoked
-                return self._pages.error(ErrorCode.STATE_EXPIRED)
+                return self._fail(ErrorCode.STATE_EXPIRED, request)
             raise
         if user.id != state.user_id:
-            return self._pages.error(ErrorCode.STATE_INVALID)
+            return self._fail(ErrorCode.STATE_INVALID, request)
         return user
 
-    def _fail(self, code: ErrorCode, request: Request, *, retry: bool = False, allow: str = "") -> Response:
-        response = self._pages.error(code, retry=retry, head=request.method == "HEAD")
+    def _ineligible(self, tenant: Tenant, linked: set[str]) -> str:
+        """Why this tenant cannot take the purchase (a catalogue key), or ""."""
+        if tenant.id in linked:
+            return "reason_linked"
+        if not tenant.completed_sign_up:
+            return "reason_signup"
+        required = self.settings.required_roles
+        if required and not required.intersection(tenant.roles):
+            return "reason_role"
+        return ""
+
+    def _language(self, request: Request) -> str:
+        if self.settings.locale:
+            return self.settings.locale
+        accepted = parse_accept_header(request.accept_language, LanguageAccept)
+        return accepted.best_match(LANGUAGES, default="en") or "en"
+
+    def _linked_page(self, request: Request) -> Response:
+        return self._pages.linked(
+            self._success_url(request), language=self._language(request), head=request.method == "HEAD"
+        )
+
+    def _fail(
+        self, code: ErrorCode, request: Request, *, retry: bool = False, allow: str = "", signup_url: str = ""
+    ) -> Response:
+        response = self._pages.error(
+            code,
+            language=self._language(request),
+            retry=retry,
+            signup_url=signup_url,
+            head=request.method == "HEAD",
+        )
         if allow:
             response.headers.append(("allow", allow))
         return response
@@ -294,8 +343,10 @@ class Flow:
         return self._callback_url(request)
 
     def _success_url(self, request: Request) -> str:
-        url = self.settings.success_url
-        return request.root_path + url if url.startswith("/") else url
+        return _in_app(request, self.settings.success_url)
+
+    def _signup_url(self, request: Request) -> str:
+        return _in_app(request, self.settings.signup_url) if self.settings.signup_url else ""
 
 
 class _LinkGuard:
@@ -325,13 +376,21 @@ class _LinkGuard:
 
 def _same_origin(request: Request) -> bool:
     """False when the browser says the POST came from another origin."""
-    if request.origin is None or request.host is None:
-        return True  # an older browser; the CSRF token still stands
+    # Our pages send Referrer-Policy: no-referrer, under which browsers send
+    # "Origin: null" even for our own form: null tells nothing, so only a real
+    # origin is compared (Sec-Fetch-Site and the CSRF token still stand).
+    if request.origin in (None, "null") or request.host is None:
+        return True
     origin = urlsplit(request.origin)
-    if not origin.netloc:  # "null": a sandboxed or privacy-stripped origin
-        return False
     default_port = {"https": ":443", "http": ":80"}.get(origin.scheme, "")
-    return origin.netloc.lower().removesuffix(default_port) == request.host.lower().removesuffix(default_port)
+    return bool(origin.netloc) and (
+        origin.netloc.lower().removesuffix(default_port) == request.host.lower().removesuffix(default_port)
+    )
+
+
+def _in_app(request: Request, url: str) -> str:
+    """A configured path is inside the app's mount point; an absolute URL is used as is."""
+    return request.root_path + url if url.startswith("/") else url
 
 
 def _parse(query: str) -> dict[str, list[str]]:

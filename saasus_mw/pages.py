@@ -1,20 +1,24 @@
-"""Rendering: the pages the middleware serves and the headers every answer carries."""
+"""Rendering: the pages the middleware serves, in English or Japanese, and the headers they all carry."""
 
 from __future__ import annotations
 
 import base64
 import dataclasses
 import hashlib
+import json
 from collections.abc import Sequence
 from importlib import resources
+from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
 
 from .errors import ErrorCode
-from .saasus import Tenant
+from .settings import Settings
 
-__all__ = ["Pages", "Response"]
+__all__ = ["LANGUAGES", "Choice", "Pages", "Response"]
+
+LANGUAGES = ("en", "ja")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,166 +28,132 @@ class Response:
     body: bytes = b""
 
 
-# (status, title, what happened, what to do next)
-_ERRORS: dict[ErrorCode, tuple[int, str, str, str]] = {
-    ErrorCode.BAD_REQUEST: (
-        400,
-        "This link is not valid",
-        "The address or the form did not contain what we expected.",
-        "Start again from the AWS Marketplace console: choose “Set up your account”.",
-    ),
-    ErrorCode.METHOD_NOT_ALLOWED: (
-        405,
-        "This page cannot be used that way",
-        "The request method is not supported here.",
-        "Start again from the AWS Marketplace console: choose “Set up your account”.",
-    ),
-    ErrorCode.BODY_TOO_LARGE: (
-        413,
-        "The form was too large",
-        "The submitted form was larger than this page accepts.",
-        "Go back to the account list and submit it again.",
-    ),
-    ErrorCode.CODE_REJECTED: (
-        400,
-        "Your sign-in has expired",
-        "The sign-in link was already used or is too old.",
-        "Start again from the AWS Marketplace console: choose “Set up your account”.",
-    ),
-    ErrorCode.STATE_MISSING: (
-        400,
-        "We could not find your sign-in",
-        "Your browser did not send back the cookie this page needs. It may block cookies, "
-        "or the page was opened in another browser.",
-        "Allow cookies for this site, then start again from the AWS Marketplace console.",
-    ),
-    ErrorCode.STATE_EXPIRED: (
-        400,
-        "Your session has expired",
-        "Too much time passed since you signed in.",
-        "Start again from the AWS Marketplace console: choose “Set up your account”.",
-    ),
-    ErrorCode.STATE_INVALID: (
-        400,
-        "Your session is not valid",
-        "The information stored in your browser could not be verified.",
-        "Start again from the AWS Marketplace console: choose “Set up your account”.",
-    ),
-    ErrorCode.STATE_TOO_LARGE: (
-        502,
-        "We could not keep your sign-in",
-        "The sign-in information from SaaSus is too large to store in your browser.",
-        "Contact the support team of this service.",
-    ),
-    ErrorCode.CSRF_FAILED: (
-        403,
-        "This form has expired",
-        "The form was not sent from this page, or it was opened in an older tab.",
-        "Go back to the account list and submit it again.",
-    ),
-    ErrorCode.TENANT_NOT_ALLOWED: (
-        403,
-        "That account cannot be chosen",
-        "The account you chose is not one of yours, or can no longer take this purchase.",
-        "Go back to the account list and choose another account.",
-    ),
-    ErrorCode.TENANT_ALREADY_LINKED: (
-        409,
-        "That account already has a subscription",
-        "The account you chose is already linked to another AWS Marketplace purchase.",
-        "Go back to the account list and choose another account.",
-    ),
-    ErrorCode.NO_TENANTS: (
-        403,
-        "No account can take this purchase",
-        "Your user does not belong to any account (tenant) of this service yet.",
-        "Sign up for an account first, then start again from the AWS Marketplace console.",
-    ),
-    ErrorCode.LINK_REJECTED: (
-        409,
-        "The purchase could not be linked",
-        "SaaSus refused to link this purchase. The registration may already have been used.",
-        "Start again from the AWS Marketplace console: choose “Set up your account”.",
-    ),
-    ErrorCode.SAASUS_TIMEOUT: (
-        504,
-        "SaaSus did not answer in time",
-        "The sign-in service took too long to answer. Your purchase is not lost.",
-        "Wait a moment, then try again.",
-    ),
-    ErrorCode.SAASUS_UNAVAILABLE: (
-        502,
-        "SaaSus is not available",
-        "The sign-in service could not be reached or gave an unexpected answer. Your purchase is not lost.",
-        "Wait a moment, then try again.",
-    ),
-    ErrorCode.INTERNAL: (
-        500,
-        "Something went wrong",
-        "An unexpected error occurred on our side. Your purchase is not lost.",
-        "Wait a moment, then try again. If it happens again, contact the support team of this service.",
-    ),
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """A tenant as the picker shows it; ``reason`` is empty when it can take the purchase."""
+
+    id: str
+    name: str
+    plan_id: str | None
+    roles: tuple[str, ...]
+    reason: str = ""
+
+
+STATUS: dict[ErrorCode, int] = {
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.BODY_TOO_LARGE: 413,
+    ErrorCode.CODE_REJECTED: 400,
+    ErrorCode.REGISTRATION_INVALID: 400,
+    ErrorCode.STATE_MISSING: 400,
+    ErrorCode.STATE_EXPIRED: 400,
+    ErrorCode.STATE_INVALID: 400,
+    ErrorCode.STATE_TOO_LARGE: 502,
+    ErrorCode.CSRF_FAILED: 403,
+    ErrorCode.TENANT_NOT_ALLOWED: 403,
+    ErrorCode.TENANT_ALREADY_LINKED: 409,
+    ErrorCode.NO_TENANTS: 403,
+    ErrorCode.LINK_REJECTED: 409,
+    ErrorCode.SAASUS_TIMEOUT: 504,
+    ErrorCode.SAASUS_UNAVAILABLE: 502,
+    ErrorCode.INTERNAL: 500,
 }
+
+
+def _catalogue(language: str) -> dict[str, Any]:
+    text = resources.files("saasus_mw").joinpath(f"locales/{language}.json").read_text("utf-8")
+    catalogue: dict[str, Any] = json.loads(text)
+    return catalogue
+
+
+def _csp_hash(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
 
 
 class Pages:
     """Renders pages with the security headers they all share; built once per middleware."""
 
-    def __init__(self, success_url: str) -> None:
-        self._env = jinja2.Environment(
-            loader=jinja2.PackageLoader("saasus_mw", "templates"),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
+    def __init__(self, settings: Settings) -> None:
+        package = jinja2.PackageLoader("saasus_mw", "templates")
+        # Operators may replace any page; what they do not replace comes from us.
+        loader: jinja2.BaseLoader = (
+            jinja2.ChoiceLoader([jinja2.FileSystemLoader(settings.template_dir), package])
+            if settings.template_dir
+            else package
         )
-        self._style = resources.files("saasus_mw").joinpath("templates/style.css").read_text("utf-8")
-        style_hash = base64.b64encode(hashlib.sha256(self._style.encode()).digest()).decode()
+        self._env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+        self._catalogues = {language: _catalogue(language) for language in LANGUAGES}
+        self._brand = {"product_name": settings.product_name, "logo_url": settings.logo_url}
+        templates = resources.files("saasus_mw").joinpath("templates")
+        self._style = templates.joinpath("style.css").read_text("utf-8").replace("ACCENT", settings.accent_color)
+        self._script = templates.joinpath("filter.js").read_text("utf-8")
         # Browsers check form-action on the redirect that follows the POST too,
         # so the success URL's origin must be allowed when it is another site.
         form_action = "'self'"
-        if success_url.startswith(("https://", "http://")):
-            parts = urlsplit(success_url)
+        if settings.success_url.startswith(("https://", "http://")):
+            parts = urlsplit(settings.success_url)
             form_action += f" {parts.scheme}://{parts.netloc}"
+        policy = [
+            "default-src 'none'",
+            f"style-src {_csp_hash(self._style)}",
+            f"script-src {_csp_hash(self._script)}",
+            f"form-action {form_action}",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ]
+        if settings.logo_url:
+            policy.append("img-src 'self'")
         self._headers = [
             ("content-type", "text/html; charset=utf-8"),
             ("cache-control", "no-store"),
             ("referrer-policy", "no-referrer"),
-            (
-                "content-security-policy",
-                f"default-src 'none'; style-src 'sha256-{style_hash}'; form-action {form_action}; "
-                "frame-ancestors 'none'; base-uri 'none'",
-            ),
+            ("content-security-policy", "; ".join(policy)),
             ("x-frame-options", "DENY"),
             ("x-content-type-options", "nosniff"),
         ]
 
-    def picker(self, *, email: str, tenants: Sequence[Tenant], csrf_token: str, head: bool = False) -> Response:
-        selected = tenants[0].id if len(tenants) == 1 else ""
+    def text(self, language: str) -> dict[str, Any]:
+        return self._catalogues[language]
+
+    def picker(
+        self, *, email: str, choices: Sequence[Choice], csrf_token: str, language: str, head: bool = False
+    ) -> Response:
+        eligible = [c for c in choices if not c.reason]
+        selected = eligible[0].id if len(eligible) == 1 else ""
         return self._render(
             200,
             "picker.html",
+            language,
             head,
-            title="Select Account",
+            title=self._catalogues[language]["select_title"],
             email=email,
-            tenants=tenants,
+            choices=choices,
             selected=selected,
             csrf_token=csrf_token,
+            script=self._script if len(choices) > 1 else "",
         )
 
-    def error(self, code: ErrorCode, *, retry: bool = False, head: bool = False) -> Response:
-        status, title, message, next_step = _ERRORS[code]
+    def error(
+        self, code: ErrorCode, *, language: str, retry: bool = False, signup_url: str = "", head: bool = False
+    ) -> Response:
+        t = self._catalogues[language]
+        title, message, next_step = t["errors"][code.value]
         return self._render(
-            status,
+            STATUS[code],
             "error.html",
+            language,
             head,
             title=title,
             message=message,
-            next_step=next_step,
+            next_step=t[next_step],
             retry=retry,
+            signup_url=signup_url,
             code=code.value,
         )
 
-    def linked(self, success_url: str, *, head: bool = False) -> Response:
-        return self._render(200, "linked.html", head, title="Your purchase is linked", success_url=success_url)
+    def linked(self, success_url: str, *, language: str, head: bool = False) -> Response:
+        title = self._catalogues[language]["linked_title"]
+        return self._render(200, "linked.html", language, head, title=title, success_url=success_url)
 
     def redirect(self, location: str, cookies: Sequence[str] = ()) -> Response:
         headers = [*self._headers, ("location", location), ("content-length", "0")]
@@ -194,7 +164,12 @@ class Pages:
         """Headers only: for HEAD, which must never trigger a SaaSus call."""
         return Response(status, [*self._headers, ("content-length", "0")])
 
-    def _render(self, status: int, template: str, head: bool, **context: object) -> Response:
-        body = self._env.get_template(template).render(style=self._style, lang="en", **context).encode()
+    def _render(self, status: int, template: str, language: str, head: bool, **context: object) -> Response:
+        context.setdefault("script", "")
+        body = (
+            self._env.get_template(template)
+            .render(t=self._catalogues[language], brand=self._brand, style=self._style, **context)
+            .encode()
+        )
         headers = [*self._headers, ("content-length", str(len(body)))]
         return Response(status, headers, b"" if head else body)

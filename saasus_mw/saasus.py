@@ -65,6 +65,7 @@ __all__ = ["Credentials", "ErrorKind", "SaaSus", "SaaSusError", "Tenant", "UserI
 _T = TypeVar("_T")
 _API_EXCEPTIONS = (AuthApiException, MarketplaceApiException)
 USER_AGENT = "saasus_mw"
+_IDS_PER_CALL = 100
 
 
 class ErrorKind(str, enum.Enum):
@@ -252,8 +253,12 @@ class SaaSus:
 
     def linked_tenants(self, tenant_ids: list[str]) -> set[str]:
         """``GET /awsmarketplace/customers``: which of these tenants already have a Marketplace customer."""
-        customers = _call(AwsMarketplaceApi(self._marketplace).get_customers, tenant_ids=tenant_ids)
-        return {c.tenant_id for c in customers.customers}
+        api, linked = AwsMarketplaceApi(self._marketplace), set[str]()
+        # tenant_ids=a&tenant_ids=b...: batches keep each URL far below server limits (~8 KB).
+        for start in range(0, len(tenant_ids), _IDS_PER_CALL):
+            customers = _call(api.get_customers, tenant_ids=tenant_ids[start : start + _IDS_PER_CALL])
+            linked.update(c.tenant_id for c in customers.customers)
+        return linked
 
     def close(self) -> None:
         self._auth.rest_client.pool_manager.clear()

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import hmac
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Mapping
@@ -95,6 +96,44 @@ def _samesite(value: str) -> str:
     return value
 
 
+def _optional_redirect_target(value: str) -> str:
+    return _redirect_target(value) if value.strip() else ""
+
+
+def _roles(value: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+def _locale(value: str) -> str:
+    value = value.strip().lower()
+    if value not in ("", "en", "ja"):
+        raise ValueError("expected en or ja (or empty: from the browser's Accept-Language)")
+    return value
+
+
+def _local_path(value: str) -> str:
+    value = value.strip()
+    # Same-origin only: the CSP forbids third-party assets, and a third-party
+    # image would leak the callback page's visit.
+    if value and (not value.startswith("/") or value.startswith("//") or any(c in value for c in "\\\"'<> ")):
+        raise ValueError("expected a path on this site such as /static/logo.svg")
+    return value
+
+
+def _color(value: str) -> str:
+    value = value.strip()
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+        raise ValueError("expected a colour such as #0b5cad")
+    return value
+
+
+def _directory(value: str) -> str:
+    value = value.strip()
+    if value and not os.path.isdir(value):
+        raise ValueError("expected an existing directory")
+    return value
+
+
 def _cookie_name(value: str) -> str:
     value = value.strip()
     if not value or not all(c.isascii() and (c.isalnum() or c in "-_") for c in value):
@@ -136,6 +175,19 @@ FIELDS: dict[str, _Field] = {
     ),
     "cookie_name": _Field("SAASUS_MW_COOKIE_NAME", _cookie_name, "saasus_mw_state", "name of the state cookie"),
     "state_ttl": _Field("SAASUS_MW_STATE_TTL", _positive_int, "900", "seconds the picker state stays valid"),
+    "required_roles": _Field(
+        "SAASUS_MW_REQUIRED_ROLES", _roles, "", "comma-separated roles, one of which the user needs in a tenant"
+    ),
+    "signup_url": _Field(
+        "SAASUS_MW_SIGNUP_URL", _optional_redirect_target, "", "where users without an eligible tenant can create one"
+    ),
+    "locale": _Field("SAASUS_MW_LOCALE", _locale, "", "`en` or `ja`; empty: chosen from Accept-Language"),
+    "product_name": _Field("SAASUS_MW_PRODUCT_NAME", _str, "", "product name shown on every page"),
+    "logo_url": _Field("SAASUS_MW_LOGO_URL", _local_path, "", "logo, a path on this site (no third-party assets)"),
+    "accent_color": _Field("SAASUS_MW_ACCENT_COLOR", _color, "#0b5cad", "buttons and focus accents"),
+    "template_dir": _Field(
+        "SAASUS_MW_TEMPLATE_DIR", _directory, "", "directory of Jinja2 templates replacing the built-in pages"
+    ),
     "timeout": _Field("SAASUS_MW_TIMEOUT", _positive_float, "10", "seconds each SaaSus call may take"),
     "max_threads": _Field(
         "SAASUS_MW_MAX_THREADS", _positive_int, "10", "ASGI: SaaSus calls running at once (own thread limit)"
@@ -164,6 +216,13 @@ class Settings:
     cookie_samesite: str
     cookie_name: str
     state_ttl: int
+    required_roles: frozenset[str]
+    signup_url: str
+    locale: str
+    product_name: str
+    logo_url: str
+    accent_color: str
+    template_dir: str
     timeout: float
     max_threads: int
 

@@ -49,6 +49,7 @@ class MarketplaceWSGIMiddleware:
             host=environ.get("HTTP_HOST"),
             origin=environ.get("HTTP_ORIGIN"),
             sec_fetch_site=environ.get("HTTP_SEC_FETCH_SITE"),
+            accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
         )
         if step is Step.LINK:
             limit = self._flow.max_body
