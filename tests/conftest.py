@@ -165,29 +165,41 @@ def buyer(standin: SaaSusStandIn) -> User:
 
 
 class _Form(HTMLParser):
+    """The picker as a browser sees it: hidden inputs and the tenant radio buttons."""
+
     def __init__(self) -> None:
         super().__init__()
         self.inputs: dict[str, str] = {}
-        self.options: list[tuple[str, str]] = []
+        self.options: list[tuple[str, str]] = []  # (tenant id, name), in page order
+        self.disabled: dict[str, str] = {}  # tenant id -> reason shown
         self.selected: str | None = None
-        self.forms: list[dict[str, str | None]] = []
-        self._option: str | None = None
+        self._labels: dict[str, str] = {}  # input id -> tenant id
+        self._label: str | None = None
+        self._reason: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
-        if tag == "form":
-            self.forms.append(a)
+        if tag == "input" and a.get("type") == "radio":
+            value = a.get("value") or ""
+            self._labels[a.get("id") or ""] = value
+            if "checked" in a:
+                self.selected = value
+            if "disabled" in a:
+                self.disabled[value] = ""
         elif tag == "input" and a.get("name"):
             self.inputs[str(a["name"])] = a.get("value") or ""
-        elif tag == "option":
-            self._option = a.get("value") or ""
-            if "selected" in a:
-                self.selected = self._option
+        elif tag == "label" and a.get("for") in self._labels:
+            self._label = self._labels[str(a["for"])]
+        elif tag == "span" and a.get("class") == "reason":
+            self._reason = self.options[-1][0]
 
     def handle_data(self, data: str) -> None:
-        if self._option is not None:
-            self.options.append((self._option, data))
-            self._option = None
+        if self._label is not None:
+            self.options.append((self._label, data.strip()))
+            self._label = None
+        elif self._reason is not None:
+            self.disabled[self._reason] = data
+            self._reason = None
 
 
 def parse_picker(html: str) -> _Form:

@@ -169,16 +169,21 @@ def _state_cookie_names(client: httpx.Client) -> list[str]:
         pytest.param({"code": "nope", "registration_token": str(uuid.uuid4())}, 400, "bad_request", id="bad-code"),
         pytest.param({"code": str(uuid.uuid4()), "registration_token": "x"}, 400, "bad_request", id="bad-token"),
         pytest.param(
+            {"code": str(uuid.uuid4()), "registration_token": "ISSUED"}, 400, "code_rejected", id="unknown-code"
+        ),
+        pytest.param(
             {"code": str(uuid.uuid4()), "registration_token": str(uuid.uuid4())},
             400,
-            "code_rejected",
-            id="unknown-code",
+            "registration_invalid",
+            id="unknown-registration-token",
         ),
     ],
 )
 def test_bad_callback_queries(
     client: httpx.Client, standin: SaaSusStandIn, params: dict[str, str], status: int, code: str
 ) -> None:
+    if params.get("registration_token") == "ISSUED":
+        params = {**params, "registration_token": standin.issue_registration_token()}
     response = client.get("/callback", params=params)
     assert response.status_code == status
     assert error_code(response) == code

@@ -87,7 +87,10 @@ def test_insecure_cookie_when_configured(adapter: Adapter, standin: SaaSusStandI
     ("headers", "status"),
     [
         pytest.param({"origin": "https://evil.example"}, 403, id="foreign-origin"),
-        pytest.param({"origin": "null"}, 403, id="null-origin"),
+        pytest.param({"origin": "null", "sec-fetch-site": "cross-site"}, 403, id="null-origin-cross-site"),
+        # What a browser sends for our own form under Referrer-Policy: no-referrer.
+        pytest.param({"origin": "null", "sec-fetch-site": "same-origin"}, 303, id="null-origin-same-origin"),
+        pytest.param({"origin": "garbage"}, 403, id="malformed-origin"),
         pytest.param({"origin": "https://testserver.evil.example"}, 403, id="suffix-origin"),
         pytest.param({"sec-fetch-site": "cross-site"}, 403, id="cross-site"),
         pytest.param({"sec-fetch-site": "same-site"}, 403, id="same-site-subdomain"),
@@ -204,13 +207,15 @@ def test_lost_answer_and_saasus_still_down_then_retry(
     client: httpx.Client, standin: SaaSusStandIn, buyer: User
 ) -> None:
     token, picker_url = begin(client, standin, buyer)
+    form = parse_picker(client.get(picker_url).text)
+    data = {"csrf_token": form.inputs["csrf_token"], "tenant_id": buyer.tenants[0].id}
     standin.inject("link", after=True, delay=3.0)
     standin.inject("customers", delay=0.01)  # the look before linking: fine
     standin.inject("customers", status=503)  # the confirmation after the lost answer: fails
-    response = pick(client, picker_url, buyer.tenants[0].id)
+    response = client.post(picker_url, data=data)
     assert response.status_code == 504 and "Try again" in response.text
     # SaaSus recovers; the retry looks first and finds the link done.
-    retry = pick(client, picker_url, buyer.tenants[0].id)
+    retry = client.post(picker_url, data=data)
     assert retry.status_code == 303
     assert [c.endpoint for c in standin.calls].count("link") == 1
     assert standin.links == [(buyer.tenants[0].id, buyer.id, token)]
@@ -308,3 +313,17 @@ def test_no_token_leaks_into_logs_or_pages(
     leaked = [s for s in secrets if s in haystack]
     where = [line[:300] for line in haystack.splitlines() if any(s in line for s in leaked)]
     assert leaked == [], where
+
+
+def test_reprs_hide_tokens() -> None:
+    from saasus_mw.flow import Request
+    from saasus_mw.saasus import Credentials
+    from saasus_mw.state import State
+
+    secret = "eyJ-secret-token-value"
+    objects = [
+        Request("GET", "", query_string=f"code={secret}", cookie=f"s={secret}", body=secret.encode()),
+        State(user_id="u", registration_token=secret, access_token=secret, id_token=secret, csrf_token=secret),
+        Credentials(id_token=secret, access_token=secret, refresh_token=secret),
+    ]
+    assert all(secret not in repr(o) for o in objects)

@@ -129,3 +129,11 @@ def test_key_rotation_order() -> None:
 def test_insecure_cookie_with_https_success_url_warns() -> None:
     with pytest.warns(UserWarning, match="SAASUS_MW_COOKIE_SECURE"):
         Settings.load({**BASE, "SAASUS_MW_COOKIE_SECURE": "false", "SAASUS_MW_SUCCESS_URL": "https://app.example/"})
+
+
+def test_samesite_strict_warns_and_none_needs_secure() -> None:
+    with pytest.warns(UserWarning, match="Strict cookies"):
+        assert Settings.load({**BASE, "SAASUS_MW_COOKIE_SAMESITE": "strict"}).cookie_samesite == "Strict"
+    with pytest.raises(ConfigError, match="SAASUS_MW_COOKIE_SAMESITE"):
+        Settings.load({**BASE, "SAASUS_MW_COOKIE_SAMESITE": "none", "SAASUS_MW_COOKIE_SECURE": "false"})
+    assert Settings.load({**BASE, "SAASUS_MW_COOKIE_SAMESITE": "none"}).cookie_samesite == "None"

@@ -1,0 +1,176 @@
+"""The picker as a buyer sees it: eligibility with reasons, many tenants, languages, branding."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from saasus_mw.testing import SaaSusStandIn, Tenant, User
+
+from .conftest import Adapter, begin, error_code, make_settings, parse_picker, pick
+
+
+def _user(standin: SaaSusStandIn, tenants: list[Tenant]) -> User:
+    return standin.add_user(email=f"user-{uuid.uuid4().hex[:8]}@example.com", tenants=tenants)
+
+
+@pytest.fixture
+def mixed(standin: SaaSusStandIn) -> User:
+    user = _user(
+        standin,
+        [
+            Tenant(name="Able", plan_id="plan-pro", roles=("admin",)),
+            Tenant(name="Linked Co", roles=("admin",)),
+            Tenant(name="Half Signed", completed_sign_up=False, roles=("admin",)),
+            Tenant(name="Viewer Inc", roles=("viewer",)),
+        ],
+    )
+    standin.link_customer(user.tenants[1].id)
+    return user
+
+
+def test_registration_token_is_checked_before_the_picker(
+    client: httpx.Client, standin: SaaSusStandIn, buyer: User
+) -> None:
+    token, picker_url = begin(client, standin, buyer)
+    assert pick(client, picker_url, buyer.tenants[0].id).status_code == 303
+    client.cookies.clear()  # another browser: no "already linked" marker
+    again = client.get("/callback", params={"code": standin.issue_code(buyer), "registration_token": token})
+    assert again.status_code == 400 and error_code(again) == "registration_invalid"
+    assert "Set up your account" in again.text
+    assert [c.endpoint for c in standin.calls].count("credentials") == 1  # the new code was not spent
+
+
+def test_every_tenant_shown_with_why_it_cannot_be_chosen(adapter: Adapter, standin: SaaSusStandIn, mixed: User) -> None:
+    with adapter.connect(make_settings(standin, required_roles="admin,sadmin")) as client:
+        _, picker_url = begin(client, standin, mixed)
+        page = client.get(picker_url)
+    form = parse_picker(page.text)
+    names = dict(form.options)
+    assert [names[t.id] for t in mixed.tenants] == ["Able", "Linked Co", "Half Signed", "Viewer Inc"]
+    able, linked, half, viewer = (t.id for t in mixed.tenants)
+    assert form.disabled == {
+        linked: "Already linked to an AWS Marketplace subscription",
+        half: "Sign-up not completed",
+        viewer: "Your role in this account cannot take purchases",
+    }
+    assert "Plan: plan-pro" in page.text and "Your role: admin" in page.text
+    assert form.selected == able  # the only eligible one, still to be confirmed
+    assert "Confirm that this account" in page.text
+
+
+@pytest.mark.parametrize(
+    ("index", "status", "code"),
+    [
+        pytest.param(1, 409, "tenant_already_linked", id="already-linked"),
+        pytest.param(2, 403, "tenant_not_allowed", id="sign-up-not-completed"),
+        pytest.param(3, 403, "tenant_not_allowed", id="role-not-allowed"),
+    ],
+)
+def test_disabled_tenants_are_refused_server_side(
+    adapter: Adapter, standin: SaaSusStandIn, mixed: User, index: int, status: int, code: str
+) -> None:
+    with adapter.connect(make_settings(standin, required_roles="admin")) as client:
+        _, picker_url = begin(client, standin, mixed)
+        response = pick(client, picker_url, mixed.tenants[index].id)
+    assert response.status_code == status and error_code(response) == code
+    assert standin.links == []
+
+
+def test_without_a_role_policy_every_signed_up_tenant_is_offered(
+    client: httpx.Client, standin: SaaSusStandIn, mixed: User
+) -> None:
+    _, picker_url = begin(client, standin, mixed)
+    form = parse_picker(client.get(picker_url).text)
+    assert set(form.disabled) == {mixed.tenants[1].id, mixed.tenants[2].id}
+
+
+@pytest.mark.parametrize("signup_url", ["", "/signup"])
+def test_no_eligible_tenant_explains_and_links_to_sign_up(
+    adapter: Adapter, standin: SaaSusStandIn, signup_url: str
+) -> None:
+    user = _user(standin, [Tenant(name="Pending", completed_sign_up=False)])
+    with adapter.connect(make_settings(standin, signup_url=signup_url)) as client:
+        _, picker_url = begin(client, standin, user)
+        response = client.get(picker_url)
+    assert error_code(response) == "no_tenants"
+    assert ('href="/signup"' in response.text) == bool(signup_url)
+
+
+def test_a_thousand_tenants_all_listed_sorted_with_a_filter(adapter: Adapter, standin: SaaSusStandIn) -> None:
+    names = [f"テナント{i:04d}" for i in range(1000)]
+    user = _user(standin, [Tenant(name=n) for n in reversed(names)])
+    with adapter.connect(make_settings(standin)) as client:
+        _, picker_url = begin(client, standin, user)
+        started = time.perf_counter()
+        page = client.get(picker_url)
+        elapsed = time.perf_counter() - started
+    form = parse_picker(page.text)
+    assert [name for _, name in form.options] == names  # no cap, stable order by name
+    assert 'id="filter-box" hidden' in page.text  # revealed by the script; without it, all are listed
+    print(f"picker with 1,000 tenants: {len(page.content):,} bytes in {elapsed * 1000:.0f} ms (incl. SaaSus calls)")
+
+
+def test_inline_style_and_script_match_the_csp(client: httpx.Client, standin: SaaSusStandIn, buyer: User) -> None:
+    _, picker_url = begin(client, standin, buyer)
+    page = client.get(picker_url)
+    csp = page.headers["content-security-policy"]
+    for tag in ("style", "script"):
+        (source,) = re.findall(rf"<{tag}>(.*?)</{tag}>", page.text, re.S)
+        digest = base64.b64encode(hashlib.sha256(source.encode()).digest()).decode()
+        assert f"{tag}-src 'sha256-{digest}'" in csp
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "locale", "expected"),
+    [
+        pytest.param("ja,en-US;q=0.8", "", "ja", id="browser-prefers-japanese"),
+        pytest.param("en-US,en;q=0.9,ja;q=0.5", "", "en", id="browser-prefers-english"),
+        pytest.param("fr-FR", "", "en", id="unsupported-falls-back-to-english"),
+        pytest.param("en", "ja", "ja", id="configured-locale-wins"),
+    ],
+)
+def test_language(
+    adapter: Adapter, standin: SaaSusStandIn, buyer: User, accept_language: str, locale: str, expected: str
+) -> None:
+    with adapter.connect(make_settings(standin, locale=locale)) as client:
+        client.headers["accept-language"] = accept_language
+        _, picker_url = begin(client, standin, buyer)
+        page = client.get(picker_url)
+        error = client.get("/callback", params={"code": "x", "registration_token": "y"})
+    assert f'<html lang="{expected}">' in page.text and f'<html lang="{expected}">' in error.text
+    title = {"en": "Select Account", "ja": "アカウントの選択"}[expected]
+    assert f"<h1>{title}</h1>" in page.text
+    assert ("このアカウントで利用を開始" in page.text) == (expected == "ja")
+    assert ("このリンクは無効です" in error.text) == (expected == "ja")
+
+
+def test_branding(adapter: Adapter, standin: SaaSusStandIn, buyer: User) -> None:
+    settings = make_settings(standin, product_name="Acme <Cloud>", logo_url="/static/logo.svg", accent_color="#aa3300")
+    with adapter.connect(settings) as client:
+        _, picker_url = begin(client, standin, buyer)
+        page = client.get(picker_url)
+    assert '<img src="/static/logo.svg" alt="Acme &lt;Cloud&gt;">' in page.text
+    assert "--accent:#aa3300" in page.text
+    assert "img-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_operators_can_replace_templates(adapter: Adapter, standin: SaaSusStandIn, tmp_path: Path) -> None:
+    (tmp_path / "picker.html").write_text(
+        '{% extends "base.html" %}{% block content %}<p id="custom">{{ email }}</p>'
+        "{% for c in choices %}<b>{{ c.name }}</b>{% endfor %}{% endblock %}"
+    )
+    user = standin.add_user(email=f"<script>x</script>{uuid.uuid4().hex[:6]}@example.com", tenants=["<i>T</i>"])
+    with adapter.connect(make_settings(standin, template_dir=str(tmp_path))) as client:
+        _, picker_url = begin(client, standin, user)
+        page = client.get(picker_url)
+    assert '<p id="custom">&lt;script&gt;x&lt;/script&gt;' in page.text  # autoescaped
+    assert "<b>&lt;i&gt;T&lt;/i&gt;</b>" in page.text
+    assert page.headers["x-frame-options"] == "DENY"  # headers stay ours
