@@ -2,8 +2,17 @@
 
 from .asgi import MarketplaceMiddleware
 from .errors import ErrorCode
+from .flow import Failure, Linked
 from .settings import ConfigError, Settings
 from .wsgi import MarketplaceWSGIMiddleware
 
-__all__ = ["ConfigError", "ErrorCode", "MarketplaceMiddleware", "MarketplaceWSGIMiddleware", "Settings"]
+__all__ = [
+    "ConfigError",
+    "ErrorCode",
+    "Failure",
+    "Linked",
+    "MarketplaceMiddleware",
+    "MarketplaceWSGIMiddleware",
+    "Settings",
+]
 __version__ = "0.1.0"

@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from .flow import Flow, Request, Step
+from .flow import Failure, Flow, Linked, Request, Step
 from .pages import Response
 from .settings import Settings
 
@@ -44,11 +44,19 @@ class MarketplaceMiddleware:
     own thread pool.
     """
 
-    def __init__(self, app: ASGIApp, *, settings: Settings | None = None, **overrides: Any) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        settings: Settings | None = None,
+        on_linked: Callable[[Linked], str | None] | None = None,
+        on_error: Callable[[Failure], object] | None = None,
+        **overrides: Any,
+    ) -> None:
         settings = settings or Settings.load(**overrides)
         self.app = app
         self._path = settings.callback_path
-        self._flow = Flow(settings) if settings.enabled else None
+        self._flow = Flow(settings, on_linked=on_linked, on_error=on_error) if settings.enabled else None
         self._limiter = anyio.CapacityLimiter(settings.max_threads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

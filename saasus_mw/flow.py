@@ -26,19 +26,19 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from .errors import ErrorCode
-from .pages import LANGUAGES, Choice, Pages, Response
-from .saasus import ErrorKind, SaaSus, SaaSusError, Tenant, UserInfo
+from .pages import LANGUAGES, Choice, Failure, Pages, Response
+from .saasus import Credentials, ErrorKind, SaaSus, SaaSusError, Tenant, UserInfo
 from .settings import Settings
 from .state import State, StateCodec, StateError, StateTooLarge
 
-__all__ = ["Flow", "Request", "Step"]
+__all__ = ["Failure", "Flow", "Linked", "Request", "Step"]
 
 logger = logging.getLogger("saasus_mw")
 
@@ -47,6 +47,23 @@ STEP_VALUE = "select"
 MAX_BODY = 4096  # the picker form is well under 200 bytes
 _UUID = re.compile(r"\A[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 _FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+@dataclasses.dataclass(frozen=True)
+class Linked:
+    """What ``on_linked`` receives once SaaSus has linked the purchase.
+
+    ``credentials`` holds the user's ID and access tokens (hidden from reprs) so the
+    host can sign the user in; return a URL to send the user there instead of the
+    success URL.
+    """
+
+    tenant_id: str
+    tenant_name: str
+    user_id: str
+    email: str
+    registration_token_hash: str  # SHA-256 hex of the registration token: matches saasus_mw_journey
+    credentials: Credentials
 
 
 class _Linked(enum.Enum):
@@ -92,7 +109,15 @@ class Flow:
 
     max_body = MAX_BODY
 
-    def __init__(self, settings: Settings, saasus: SaaSus | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        saasus: SaaSus | None = None,
+        *,
+        on_linked: Callable[[Linked], str | None] | None = None,
+        on_error: Callable[[Failure], object] | None = None,
+    ) -> None:
+        self._on_linked, self._on_error = on_linked, on_error
         self.settings = settings
         self.callback_path = settings.callback_path
         self._saasus = saasus or SaaSus(settings)
@@ -122,27 +147,62 @@ class Flow:
         return None
 
     def handle(self, step: Step, request: Request) -> Response:
-        """Run one step. Never raises: every failure becomes a page."""
+        """Run one step and log one line about it. Never raises: every failure becomes a page."""
+        started = time.perf_counter()
+        state: State | None = None
         try:
             if step is Step.START:
-                return self._start(request)
-            if step is Step.PICKER:
-                return self._picker(request)
-            if step is Step.LINK:
-                return self._link(request)
-            return self._fail(ErrorCode.METHOD_NOT_ALLOWED, request, allow="GET, HEAD, POST")
+                response = self._start(request)
+            elif step is Step.NOT_ALLOWED:
+                response = self._fail(ErrorCode.METHOD_NOT_ALLOWED, request, allow="GET, HEAD, POST")
+            else:
+                state = self._codec.decode(request.cookie)
+                response = self._picker(request, state) if step is Step.PICKER else self._link(request, state)
         except StateError as exc:
-            if exc.reason == "missing" and step is not Step.START and self._codec.is_done(request.cookie):
-                # Back button or a resubmitted form after success: say so, kindly.
-                return self._linked_page(request)
-            return self._fail(_STATE_ERRORS[exc.reason], request)
+            response = self._state_error(exc, step, request)
         except SaaSusError as exc:
             code = ErrorCode.SAASUS_TIMEOUT if exc.kind is ErrorKind.TIMEOUT else ErrorCode.SAASUS_UNAVAILABLE
-            logger.warning("saasus_mw: SaaSus call failed: %s", exc, extra={"saasus_mw_error": code.value})
-            return self._fail(code, request, retry=True)
+            response = self._fail(code, request, retry=True, saasus_error=exc)
         except Exception:  # the last line of defence: a page, never a bare 500
             logger.exception("saasus_mw: unexpected error in step %s", step.value)
-            return self._fail(ErrorCode.INTERNAL, request, retry=True)
+            response = self._fail(ErrorCode.INTERNAL, request, retry=True)
+        self._report(step, request, state, response, time.perf_counter() - started)
+        return response
+
+    def _state_error(self, exc: StateError, step: Step, request: Request) -> Response:
+        if exc.reason == "missing" and step is not Step.START and self._codec.is_done(request.cookie):
+            # Back button or a resubmitted form after success: say so, kindly.
+            return self._linked_page(request)
+        return self._fail(_STATE_ERRORS[exc.reason], request)
+
+    def _report(self, step: Step, request: Request, state: State | None, response: Response, seconds: float) -> None:
+        """One structured log line per step, and the host's on_error hook for failures."""
+        if state is not None:
+            token = state.registration_token
+        else:
+            tokens = _parse(request.query_string).get("registration_token", []) if step is Step.START else []
+            token = tokens[0] if len(tokens) == 1 else ""
+        fields = {
+            "saasus_mw_step": step.value,
+            "saasus_mw_status": response.status,
+            "saasus_mw_duration_ms": round(seconds * 1000, 1),
+            # A digest, never the token: enough to follow one purchase through the logs.
+            "saasus_mw_journey": _digest(token)[:16] if token else "",
+            **response.log,
+        }
+        failure = response.failure
+        if failure is None:
+            logger.info("saasus_mw: %s %s", step.value, response.log.get("saasus_mw_event", "ok"), extra=fields)
+            return
+        fields["saasus_mw_error"] = failure.code.value
+        fields["saasus_mw_saasus_error"] = failure.saasus_error
+        level = logging.WARNING if response.status >= 500 or failure.code is ErrorCode.LINK_REJECTED else logging.INFO
+        logger.log(level, "saasus_mw: %s failed: %s", step.value, failure.code.value, extra=fields)
+        if self._on_error is not None:
+            try:
+                self._on_error(dataclasses.replace(failure, step=step.value))
+            except Exception:  # a broken hook must not break the page
+                logger.exception("saasus_mw: on_error hook raised")
 
     def too_large(self, request: Request) -> Response:
         return self._fail(ErrorCode.BODY_TOO_LARGE, request, retry=True)
@@ -192,8 +252,7 @@ class Flow:
             return self._fail(ErrorCode.STATE_TOO_LARGE, request)
         return self._pages.redirect(self._picker_url(request), cookies)
 
-    def _picker(self, request: Request) -> Response:
-        state = self._codec.decode(request.cookie)
+    def _picker(self, request: Request, state: State) -> Response:
         if request.method == "HEAD":
             return self._pages.empty()
         user = self._user(state, request)
@@ -211,8 +270,7 @@ class Flow:
             return self._fail(ErrorCode.NO_TENANTS, request, signup_url=self._signup_url(request))
         return self._pages.picker(email=user.email, choices=choices, csrf_token=state.csrf_token, language=language)
 
-    def _link(self, request: Request) -> Response:
-        state = self._codec.decode(request.cookie)
+    def _link(self, request: Request, state: State) -> Response:
         # Second lines behind the token: browsers say where a POST came from.
         if request.sec_fetch_site not in (None, "same-origin", "none") or not _same_origin(request):
             return self._fail(ErrorCode.CSRF_FAILED, request, retry=True)
@@ -239,13 +297,26 @@ class Flow:
         # never calls SaaSus again once the first has linked.
         with self._guard.attempt(state.registration_token) as already_linked:
             if already_linked:
-                return self._linked(request)
+                return self._linked(request, self._success_url(request), event="already linked")
             failure = self._link_once(state, tenant_id, request)
-            if failure is None:
-                self._guard.done(state.registration_token)
-                logger.info("saasus_mw: linked", extra={"saasus_mw_tenant_id": tenant_id, "saasus_mw_user_id": user.id})
-                return self._linked(request)
-            return failure
+            if failure is not None:
+                return failure
+            self._guard.done(state.registration_token)
+        destination = self._success_url(request)
+        if self._on_linked is not None:
+            result = Linked(
+                tenant_id=tenant.id,
+                tenant_name=tenant.name,
+                user_id=user.id,
+                email=user.email,
+                registration_token_hash=_digest(state.registration_token),
+                credentials=Credentials(id_token=state.id_token, access_token=state.access_token),
+            )
+            try:
+                destination = self._on_linked(result) or destination
+            except Exception:  # the purchase is linked: a broken hook must not hide that
+                logger.exception("saasus_mw: on_linked hook raised")
+        return self._linked(request, destination, event="linked", tenant_id=tenant_id, user_id=user.id)
 
     def _link_once(self, state: State, tenant_id: str, request: Request) -> Response | None:
         """Link, or find that it is already done; None on success, else the page to show."""
@@ -266,8 +337,7 @@ class Flow:
                 if self._link_status(state, tenant_id) is _Linked.BY_THIS_PURCHASE:
                     return None
             if exc.kind is ErrorKind.REJECTED:
-                logger.warning("saasus_mw: link refused: %s", exc, extra={"saasus_mw_error": "link_rejected"})
-                return self._fail(ErrorCode.LINK_REJECTED, request)
+                return self._fail(ErrorCode.LINK_REJECTED, request, saasus_error=exc)
             raise exc  # a retry page; the state survives and the next POST looks first
         return None
 
@@ -280,9 +350,10 @@ class Flow:
             return _Linked.BY_ANOTHER
         return _Linked.BY_THIS_PURCHASE
 
-    def _linked(self, request: Request) -> Response:
+    def _linked(self, request: Request, destination: str, **log: str) -> Response:
         path = self._cookie_path(request)
-        return self._pages.redirect(self._success_url(request), [*self._codec.clear(path), self._codec.done(path)])
+        response = self._pages.redirect(destination, [*self._codec.clear(path), self._codec.done(path)])
+        return dataclasses.replace(response, log={f"saasus_mw_{k}": v for k, v in log.items()})
 
     # -- helpers ---------------------------------------------------------------
 
@@ -320,7 +391,14 @@ class Flow:
         )
 
     def _fail(
-        self, code: ErrorCode, request: Request, *, retry: bool = False, allow: str = "", signup_url: str = ""
+        self,
+        code: ErrorCode,
+        request: Request,
+        *,
+        retry: bool = False,
+        allow: str = "",
+        signup_url: str = "",
+        saasus_error: SaaSusError | None = None,
     ) -> Response:
         response = self._pages.error(
             code,
@@ -331,7 +409,8 @@ class Flow:
         )
         if allow:
             response.headers.append(("allow", allow))
-        return response
+        failure = Failure(code=code, status=response.status, step="", saasus_error=_describe(saasus_error))
+        return dataclasses.replace(response, failure=failure)
 
     def _callback_url(self, request: Request) -> str:
         return request.root_path + self.callback_path
@@ -386,6 +465,17 @@ def _same_origin(request: Request) -> bool:
     return bool(origin.netloc) and (
         origin.netloc.lower().removesuffix(default_port) == request.host.lower().removesuffix(default_port)
     )
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _describe(error: SaaSusError | None) -> str:
+    """What SaaSus said, for logs and hooks: kind, status and its error type; never a token."""
+    if error is None:
+        return ""
+    return f"{error.kind.value}:{error.status or '-'}:{error.error_type or '-'}"
 
 
 def _in_app(request: Request, url: str) -> str:

@@ -16,9 +16,19 @@ import jinja2
 from .errors import ErrorCode
 from .settings import Settings
 
-__all__ = ["LANGUAGES", "Choice", "Pages", "Response"]
+__all__ = ["LANGUAGES", "Choice", "Failure", "Pages", "Response"]
 
 LANGUAGES = ("en", "ja")
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """What ``on_error`` receives: a stable code, the status shown, and what SaaSus said (if it did)."""
+
+    code: ErrorCode
+    status: int
+    step: str  # "start" | "picker" | "link" | "not_allowed"
+    saasus_error: str = ""  # "kind:status:type", e.g. "rejected:400:invalid_registration_token"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +36,8 @@ class Response:
     status: int
     headers: list[tuple[str, str]]
     body: bytes = b""
+    failure: Failure | None = None  # set on error pages: for the log line and on_error
+    log: dict[str, str] = dataclasses.field(default_factory=dict)  # extra log fields of this step
 
 
 @dataclasses.dataclass(frozen=True)

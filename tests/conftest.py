@@ -117,7 +117,7 @@ class Adapter:
     """One of the two adapters, as the test table sees it."""
 
     name: str
-    wrap: Callable[[Settings], Any]  # the host app wrapped by this adapter's middleware
+    wrap: Callable[..., Any]  # wrap(settings, **hooks): the host app wrapped by this adapter's middleware
     open: Callable[..., httpx.Client]  # an httpx client around an app: open(app, root_path="")
 
     def connect(self, settings: Settings, root_path: str = "") -> httpx.Client:
@@ -137,8 +137,8 @@ def _wsgi_open(app: Any, root_path: str = "") -> httpx.Client:
 
 
 ADAPTERS = {
-    "asgi": Adapter("asgi", lambda s: MarketplaceMiddleware(asgi_host, settings=s), _asgi_open),
-    "wsgi": Adapter("wsgi", lambda s: MarketplaceWSGIMiddleware(wsgi_host, settings=s), _wsgi_open),
+    "asgi": Adapter("asgi", lambda s, **hooks: MarketplaceMiddleware(asgi_host, settings=s, **hooks), _asgi_open),
+    "wsgi": Adapter("wsgi", lambda s, **hooks: MarketplaceWSGIMiddleware(wsgi_host, settings=s, **hooks), _wsgi_open),
 }
 
 
