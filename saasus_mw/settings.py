@@ -25,7 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["ConfigError", "Settings"]
+__all__ = ["FIELDS", "ConfigError", "Settings", "parse_fields"]
 
 CONFIG_FILE_VAR = "SAASUS_MW_CONFIG"
 TOML_TABLE = "saasus_mw"
@@ -236,26 +236,9 @@ class Settings:
         unknown = set(overrides) - set(FIELDS)
         if unknown:
             raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        file_values = _read_toml(environ.get(CONFIG_FILE_VAR, ""))
-
-        values: dict[str, Any] = {}
-        for name, field in FIELDS.items():
-            if name in overrides:
-                raw, origin = overrides[name], f"keyword argument {name!r}"
-            elif field.env in environ:
-                raw, origin = environ[field.env], f"environment variable {field.env}"
-            elif name in file_values:
-                raw, origin = file_values[name], f"{environ[CONFIG_FILE_VAR]} [{TOML_TABLE}] {name}"
-            else:
-                raw, origin = field.default, f"default of {field.env}"
-            values[name] = _parse(name, field, raw, origin)
-
-        # Only required when the middleware will act: a disabled middleware must
-        # start even on a host that has no SaaSus credentials (the 3 a.m. switch).
-        if values["enabled"]:
-            for name in ("saasus_saas_id", "saasus_api_key", "saasus_secret_key"):
-                if not _reveal(values[name]):
-                    raise ConfigError(f"{FIELDS[name].env} is required (set it in the environment or the TOML file)")
+        values, problems = parse_fields(environ, overrides)
+        if problems:
+            raise problems[0]
         if not values["secret_key"].get_secret_value():
             values["secret_key"] = _derive_key(values["saasus_secret_key"])
         elif len(values["secret_key"].get_secret_value()) < _MIN_KEY_LENGTH:
@@ -287,7 +270,45 @@ class Settings:
         ]
 
 
-def _parse(name: str, field: _Field, raw: Any, origin: str) -> Any:
+def parse_fields(
+    environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], list[ConfigError]]:
+    """Every field parsed on its own (kwargs > environ > TOML file > default): problems collected, not raised.
+
+    :meth:`Settings.load` raises the first; ``saasus-mw check`` reports them all.
+    """
+    overrides = overrides or {}
+    problems: list[ConfigError] = []
+    try:
+        file_values = _read_toml(environ.get(CONFIG_FILE_VAR, ""))
+    except ConfigError as exc:
+        problems.append(exc)
+        file_values = {}
+    values: dict[str, Any] = {}
+    for name, field in FIELDS.items():
+        if name in overrides:
+            raw, origin = overrides[name], f"keyword argument {name!r}"
+        elif field.env in environ:
+            raw, origin = environ[field.env], f"environment variable {field.env}"
+        elif name in file_values:
+            raw, origin = file_values[name], f"{environ[CONFIG_FILE_VAR]} [{TOML_TABLE}] {name}"
+        else:
+            raw, origin = field.default, f"default of {field.env}"
+        try:
+            values[name] = _parse(field, raw, origin)
+        except ConfigError as exc:
+            problems.append(exc)
+    # Only required when the middleware will act: a disabled middleware must
+    # start even on a host that has no SaaSus credentials (the 3 a.m. switch).
+    if values.get("enabled", True):
+        for name in ("saasus_saas_id", "saasus_api_key", "saasus_secret_key"):
+            if name in values and not _reveal(values[name]):
+                env = FIELDS[name].env
+                problems.append(ConfigError(f"{env} is required (set it in the environment or the TOML file)"))
+    return values, problems
+
+
+def _parse(field: _Field, raw: Any, origin: str) -> Any:
     if isinstance(raw, bool | int | float) and not isinstance(raw, str):
         raw = str(raw).lower() if isinstance(raw, bool) else str(raw)
     elif isinstance(raw, list | tuple):
