@@ -1,0 +1,180 @@
+"""Every framework example, and the zero-code entry points, under a real server against the stand-in.
+
+Each row is the exact command an operator would run (uvicorn for ASGI,
+gunicorn with two workers for WSGI); the journey runs over real HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+import pytest
+
+from saasus_mw.testing import SaaSusStandIn, User
+
+from .conftest import API_KEY, SAAS_ID, SECRET, begin, pick
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def uvicorn(target: str, *options: str) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", target, *options, "--host", "127.0.0.1", "--port", "{port}"]
+
+
+def gunicorn(target: str) -> list[str]:
+    # Two workers: the callback and the POST may land on different processes.
+    return [sys.executable, "-m", "gunicorn", target, "--bind", "127.0.0.1:{port}", "--workers", "2"]
+
+
+ENTRY_ASGI = uvicorn("saasus_mw.entry:asgi_app", "--factory")
+ENTRY_WSGI = gunicorn("saasus_mw.entry:wsgi_app()")
+
+
+@dataclass(frozen=True)
+class Example:
+    command: list[str]
+    marker: str  # text only this product's pages show
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def entry(command: list[str], app: str, marker: str) -> Example:
+    return Example(command, marker, {"SAASUS_MW_APP": app})
+
+
+EXAMPLES = [
+    pytest.param(Example(uvicorn("examples.fastapi_app:app"), "(FastAPI)"), id="fastapi-uvicorn"),
+    pytest.param(Example(gunicorn("examples.flask_app:app"), "(Flask)"), id="flask-gunicorn"),
+    pytest.param(Example(gunicorn("examples.django_project.wsgi:application"), "(Django)"), id="django-wsgi-gunicorn"),
+    pytest.param(Example(uvicorn("examples.django_project.asgi:application"), "(Django)"), id="django-asgi-uvicorn"),
+    # The Django project unwrapped, enabled by the server command alone.
+    pytest.param(
+        entry(ENTRY_ASGI, "examples.django_project.asgi:django_application", "(Django)"), id="entry-django-asgi-uvicorn"
+    ),
+    pytest.param(
+        entry(ENTRY_WSGI, "examples.django_project.wsgi:django_application", "(Django)"),
+        id="entry-django-wsgi-gunicorn",
+    ),
+    pytest.param(entry(ENTRY_ASGI, "examples.fastapi_app:product", "(FastAPI)"), id="entry-fastapi-uvicorn"),
+    # A plain function as the WSGI app.
+    pytest.param(entry(ENTRY_WSGI, "examples.wsgi_app:product", "Example product"), id="entry-function-gunicorn"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(standin: SaaSusStandIn, **extra: str) -> dict[str, str]:
+    # Nothing from the outer environment may choose the app or its settings.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SAASUS_", "DJANGO_"))}
+    env.update(
+        SAASUS_SAAS_ID=SAAS_ID,
+        SAASUS_API_KEY=API_KEY,
+        SAASUS_SECRET_KEY=SECRET,
+        SAASUS_BASE_URL=standin.base_url,
+        SAASUS_MW_COOKIE_SECURE="false",  # plain http on loopback
+        SAASUS_MW_SUCCESS_URL="/welcome",
+        SAASUS_MW_TIMEOUT="5",
+    )
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def serving(command: list[str], env: dict[str, str], port: int, startup: float = 30) -> Iterator[IO[bytes]]:
+    """Run ``command`` until http://127.0.0.1:port answers; yields its output file; always stops it."""
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below; an unread pipe could fill up and stall the server
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + startup
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(log.read().decode(errors="replace")) from None
+                time.sleep(0.1)
+        yield log
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module", params=EXAMPLES)
+def example(request: pytest.FixtureRequest, standin: SaaSusStandIn) -> Iterator[tuple[str, str]]:
+    """(base URL, marker) of a running example; one server per row, shared by the tests below."""
+    example: Example = request.param
+    port = free_port()
+    with serving([part.format(port=port) for part in example.command], server_env(standin, **example.env), port):
+        yield f"http://127.0.0.1:{port}", example.marker
+
+
+def test_journey_through_the_example(example: tuple[str, str], standin: SaaSusStandIn, buyer: User) -> None:
+    url, marker = example
+    for tenant in buyer.tenants:  # several journeys: with two workers, state must cross processes
+        with httpx.Client(base_url=url, timeout=10) as client:
+            token, picker_url = begin(client, standin, buyer)
+            done = pick(client, picker_url, tenant.id)
+            assert done.status_code == 303 and done.headers["location"] == "/welcome", done.text
+            welcome = client.get("/welcome")
+            assert welcome.status_code == 200 and marker in welcome.text and "purchase is linked" in welcome.text
+        assert standin.links[-1] == (tenant.id, buyer.id, token)
+
+
+def test_ordinary_login_reaches_the_product(example: tuple[str, str], standin: SaaSusStandIn, buyer: User) -> None:
+    url, marker = example
+    response = httpx.get(url + "/callback", params={"code": standin.issue_code(buyer)}, timeout=10)
+    assert response.status_code == 200 and marker in response.text and "Signed in with code" in response.text
+    assert standin.calls == []
+
+
+@pytest.mark.parametrize(
+    ("command", "app", "expected"),
+    [
+        pytest.param(ENTRY_ASGI, None, "SAASUS_MW_APP is not set", id="uvicorn-unset"),
+        pytest.param(ENTRY_WSGI, None, "SAASUS_MW_APP is not set", id="gunicorn-unset"),
+        pytest.param(ENTRY_ASGI, "examples.flask_app:app", "cannot be the ASGI application", id="uvicorn-wsgi-app"),
+        pytest.param(ENTRY_WSGI, "examples.nope:app", "no module named 'examples.nope'", id="gunicorn-no-module"),
+    ],
+)
+def test_a_misconfigured_entry_point_stops_the_server_with_the_reason(
+    command: list[str], app: str | None, expected: str, standin: SaaSusStandIn
+) -> None:
+    env = server_env(standin, **({"SAASUS_MW_APP": app} if app else {}))
+    port = free_port()
+    with tempfile.TemporaryFile() as log:
+        # The server must give up by itself; the timeout only bounds a hang.
+        process = subprocess.run(
+            [part.format(port=port) for part in command],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=60,
+            check=False,
+        )
+        log.seek(0)
+        output = log.read().decode(errors="replace")
+    assert process.returncode != 0
+    assert expected in output, output
