@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint fuzz clean
+.PHONY: demo test test-one test-all lint fuzz screenshots clean
+
+# Every supported Python that is installed (pyenv here); `make test-all PYTHONS="3.10 3.13"` for some.
+PYTHONS ?= 3.10 3.11 3.12 3.13
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +15,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/python examples/demo.py
+	$(BIN)/saasus-mw demo
 
 test: lint $(BIN)/.installed
 	$(BIN)/python -m pytest
@@ -22,8 +25,23 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check saasus_mw tests examples
 	$(BIN)/mypy saasus_mw
 
+test-one: $(BIN)/.installed
+	$(BIN)/python -m pytest -q
+
+test-all: lint
+	@for v in $(PYTHONS); do \
+	    py=$$(PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep "^$$v\." | tail -1) pyenv which python 2>/dev/null \
+	          || command -v python$$v); \
+	    [ -n "$$py" ] || { echo "Python $$v not found"; exit 1; }; \
+	    echo "== Python $$v: $$py"; \
+	    $(MAKE) --no-print-directory test-one PYTHON=$$py VENV=.venv-$$v || exit 1; \
+	done
+
 fuzz: $(BIN)/.installed
 	$(BIN)/python -m tests.fuzz --count 100000
 
+screenshots: $(BIN)/.installed  # the README's picker screenshots, from the browser test
+	SAASUS_MW_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/test_browser.py -k buyer_journey
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache

@@ -1,0 +1,336 @@
+"""saasus-mw check and demo: exit codes, messages naming variables, --json, --online against the stand-in."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from saasus_mw import cli
+from saasus_mw.settings import CONFIG_FILE_VAR, FIELDS
+from saasus_mw.testing import SaaSusStandIn
+
+from .conftest import API_KEY, SAAS_ID, SECRET, parse_picker
+from .test_examples import free_port, serving
+
+GOOD = {"SAASUS_SAAS_ID": SAAS_ID, "SAASUS_API_KEY": API_KEY, "SAASUS_SECRET_KEY": SECRET}
+STRONG_KEY = "q3V9xL2mZp7RtK4wYb8NcJ6hFd1sGa5e"  # 32 characters, varied
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in (CONFIG_FILE_VAR, *(field.env for field in FIELDS.values())):
+        monkeypatch.delenv(variable, raising=False)
+
+
+def run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str], *args: str
+) -> tuple[int, dict[str, Any]]:
+    """``saasus-mw check --json *args`` in this process; returns (exit code, report)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code = cli.main(["check", "--json", *args])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def levels(report: dict[str, Any]) -> dict[str, set[str | None]]:
+    """Which variables each level names."""
+    found: dict[str, set[str | None]] = {"error": set(), "warning": set(), "info": set()}
+    for finding in report["findings"]:
+        found[finding["level"]].add(finding["variable"])
+    return found
+
+
+@pytest.mark.parametrize(
+    ("env", "code", "errors", "warnings"),
+    [
+        pytest.param({**GOOD, "SAASUS_MW_SECRET_KEY": STRONG_KEY}, 0, set(), set(), id="good"),
+        pytest.param(GOOD, 0, set(), set(), id="good-derived-key"),
+        pytest.param(
+            {}, 1, {"SAASUS_SAAS_ID", "SAASUS_API_KEY", "SAASUS_SECRET_KEY"}, set(), id="every-missing-credential"
+        ),
+        pytest.param(
+            {
+                **GOOD,
+                "SAASUS_MW_STATE_TTL": "0",
+                "SAASUS_MW_COOKIE_SECURE": "maybe",
+                "SAASUS_MW_CALLBACK_PATH": "callback",
+                "SAASUS_MW_TIMEOUT": "soon",
+            },
+            1,
+            {"SAASUS_MW_STATE_TTL", "SAASUS_MW_COOKIE_SECURE", "SAASUS_MW_CALLBACK_PATH", "SAASUS_MW_TIMEOUT"},
+            set(),
+            id="every-malformed-value",
+        ),
+        pytest.param({"SAASUS_MW_ENABLED": "false"}, 0, set(), {"SAASUS_MW_ENABLED"}, id="disabled-needs-no-keys"),
+        pytest.param({**GOOD, "SAASUS_BASE_URL": "ftp://saasus"}, 1, {"SAASUS_BASE_URL"}, set(), id="base-url"),
+        pytest.param(
+            {**GOOD, "SAASUS_MW_SECRET_KEY": "short"},
+            1,
+            {"SAASUS_MW_SECRET_KEY"},
+            {"SAASUS_MW_SECRET_KEY"},
+            id="key-below-minimum",
+        ),
+        pytest.param(
+            {**GOOD, "SAASUS_MW_SECRET_KEY": "q3V9xL2mZp7RtK4wYb8N"}, 0, set(), {"SAASUS_MW_SECRET_KEY"}, id="key-short"
+        ),
+        pytest.param(
+            {**GOOD, "SAASUS_MW_SECRET_KEY": "abcd" * 10}, 0, set(), {"SAASUS_MW_SECRET_KEY"}, id="key-low-variety"
+        ),
+        pytest.param(
+            {**GOOD, "SAASUS_MW_SECRET_KEY": STRONG_KEY, "SAASUS_MW_SECRET_KEY_FALLBACKS": f"{STRONG_KEY}x, password"},
+            0,
+            set(),
+            {"SAASUS_MW_SECRET_KEY_FALLBACKS"},
+            id="weak-fallback",
+        ),
+        pytest.param(
+            {**GOOD, "SAASUS_MW_COOKIE_SECURE": "false", "SAASUS_MW_SUCCESS_URL": "https://app.example.com/home"},
+            0,
+            set(),
+            {"SAASUS_MW_COOKIE_SECURE"},
+            id="insecure-cookie-https-site",
+        ),
+        pytest.param(
+            {**GOOD, "SAASUS_MW_CALLBACK_PATH": "/", "SAASUS_MW_SUCCESS_URL": "/home"},
+            0,
+            set(),
+            {"SAASUS_MW_CALLBACK_PATH"},
+            id="path-root",
+        ),
+        pytest.param(
+            {**GOOD, "SAASUS_MW_CALLBACK_PATH": "/caf%C3%A9"}, 0, set(), {"SAASUS_MW_CALLBACK_PATH"}, id="path-encoded"
+        ),
+        pytest.param(
+            {**GOOD, "SAASUS_MW_CALLBACK_PATH": "/café"}, 0, set(), {"SAASUS_MW_CALLBACK_PATH"}, id="path-non-ascii"
+        ),
+        pytest.param(
+            {**GOOD, "SAASUS_MW_CALLBACK_PATH": "/auth//callback"},
+            0,
+            set(),
+            {"SAASUS_MW_CALLBACK_PATH"},
+            id="path-not-normalised",
+        ),
+        pytest.param(
+            {**GOOD, "SAASUS_MW_SUCCESS_URL": "https://app.example.com/callback?x=1"},
+            0,
+            set(),
+            {"SAASUS_MW_SUCCESS_URL"},
+            id="success-url-is-the-callback",
+        ),
+    ],
+)
+def test_check(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    code: int,
+    errors: set[str],
+    warnings: set[str],
+) -> None:
+    exit_code, report = run(monkeypatch, capsys, env)
+    assert (exit_code, levels(report)["error"], levels(report)["warning"]) == (code, errors, warnings), report
+    assert report["ok"] is (code == 0)
+    assert (report["errors"], report["warnings"]) == (
+        sum(f["level"] == "error" for f in report["findings"]),
+        sum(f["level"] == "warning" for f in report["findings"]),
+    )
+    for finding in report["findings"]:
+        assert set(finding) == {"level", "message", "variable"}
+        assert finding["variable"] is None or finding["variable"] in finding["message"]
+        for secret in (SECRET, "q3V9xL2mZp7RtK4wYb8N", "abcd" * 10, "password"):
+            assert secret not in finding["message"]
+
+
+def test_strict_fails_on_warnings(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    env = {**GOOD, "SAASUS_MW_CALLBACK_PATH": "/", "SAASUS_MW_SUCCESS_URL": "/home"}
+    assert run(monkeypatch, capsys, env)[0] == 0
+    code, report = run(monkeypatch, capsys, env, "--strict")
+    assert code == 1 and report["ok"] is False and report["errors"] == 0
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "errors"),
+    [
+        pytest.param(
+            '[saasus_mw]\nsaasus_saas_id = "s"\nsaasus_api_key = "k"\nsaasus_secret_key = "x"\n', {}, set(), id="good"
+        ),
+        pytest.param('[saasus_mw]\nstate_ttl = 0\nsaasus_saas_id = "s"\n', GOOD, {"SAASUS_MW_STATE_TTL"}, id="bad"),
+        # The environment wins over the file, as in the middleware.
+        pytest.param("[saasus_mw]\nstate_ttl = 0\n", {**GOOD, "SAASUS_MW_STATE_TTL": "60"}, set(), id="env-wins"),
+        pytest.param("[saasus_mw]\ncolour = 'blue'\n", GOOD, {CONFIG_FILE_VAR}, id="unknown-key"),
+        pytest.param("not toml", GOOD, {CONFIG_FILE_VAR}, id="not-toml"),
+        pytest.param(None, GOOD, {CONFIG_FILE_VAR}, id="missing-file"),
+    ],
+)
+def test_check_reads_the_toml_file(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    toml: str | None,
+    env: dict[str, str],
+    errors: set[str],
+) -> None:
+    config = tmp_path / "saasus_mw.toml"
+    if toml is not None:
+        config.write_text(toml)
+    code, report = run(monkeypatch, capsys, {**env, CONFIG_FILE_VAR: str(config)})
+    assert (code, levels(report)["error"]) == (1 if errors else 0, errors), report
+
+
+def test_human_output_and_the_module_entry_point() -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "SAASUS_SAAS_ID": SAAS_ID,
+        "SAASUS_MW_CALLBACK_PATH": "/",
+        "SAASUS_MW_SUCCESS_URL": "/a",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "saasus_mw.cli", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert "error    SAASUS_API_KEY is required (set it in the environment or the TOML file)" in lines
+    assert any(line.startswith("warning  SAASUS_MW_CALLBACK_PATH is /") for line in lines)
+    assert lines[-1] == "FAILED: 2 error(s), 1 warning(s)"
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in ([], ["nonsense"], ["check", "--bogus"]):
+        with pytest.raises(SystemExit) as raised:
+            cli.main(argv)
+        assert raised.value.code == 2
+    capsys.readouterr()
+
+
+# -- --online ---------------------------------------------------------------------
+
+
+def online_env(standin: SaaSusStandIn, **changes: str) -> dict[str, str]:
+    return {**GOOD, "SAASUS_BASE_URL": standin.base_url, "SAASUS_MW_TIMEOUT": "2", **changes}
+
+
+@pytest.mark.parametrize(
+    ("changes", "fault", "variable", "text"),
+    [
+        pytest.param({}, None, None, "accepted the signed call: credentials and clock are right", id="right"),
+        pytest.param(
+            {"SAASUS_SECRET_KEY": "wrong-secret-0123456789"},
+            None,
+            "SAASUS_SECRET_KEY",
+            "refused the signature",
+            id="wrong-secret",
+        ),
+        pytest.param(
+            {"SAASUS_API_KEY": "wrong-key"},
+            None,
+            "SAASUS_SECRET_KEY",
+            "check SAASUS_SAAS_ID, SAASUS_API_KEY",
+            id="wrong-api-key",
+        ),
+        pytest.param({}, {"status": 503}, "SAASUS_BASE_URL", "answered HTTP 503", id="saasus-down"),
+        pytest.param(
+            {}, {"delay": 3.0}, "SAASUS_BASE_URL", "did not answer within SAASUS_MW_TIMEOUT (2s)", id="saasus-slow"
+        ),
+    ],
+)
+def test_online(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    standin: SaaSusStandIn,
+    changes: dict[str, str],
+    fault: dict[str, Any] | None,
+    variable: str | None,
+    text: str,
+) -> None:
+    if fault:
+        standin.inject("userinfo", **fault)
+    code, report = run(monkeypatch, capsys, online_env(standin, **changes), "--online")
+    last = report["findings"][-1]
+    expected = (0, "info", None) if variable is None else (1, "error", variable)
+    assert (code, last["level"], last["variable"]) == expected
+    assert text in last["message"]
+    assert [call.endpoint for call in standin.calls] == ["userinfo"]  # one read-only call
+    assert "wrong-secret" not in json.dumps(report)
+
+
+def test_online_unreachable(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    env = {**GOOD, "SAASUS_BASE_URL": f"http://127.0.0.1:{free_port()}/v1", "SAASUS_MW_TIMEOUT": "2"}
+    code, report = run(monkeypatch, capsys, env, "--online")
+    assert code == 1 and report["findings"][-1]["variable"] == "SAASUS_BASE_URL"
+    assert "cannot reach SaaSus" in report["findings"][-1]["message"]
+
+
+def test_online_is_not_attempted_with_a_broken_configuration(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], standin: SaaSusStandIn
+) -> None:
+    code, report = run(monkeypatch, capsys, online_env(standin, SAASUS_MW_STATE_TTL="0"), "--online")
+    assert code == 1 and "not attempted" in report["findings"][-1]["message"]
+    assert standin.calls == []
+
+
+# -- demo -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo() -> Iterator[str]:
+    """``python -m saasus_mw.cli demo`` running; yields the login URL it prints."""
+    app_port, saasus_port = free_port(), free_port()
+    command = [sys.executable, "-m", "saasus_mw.cli", "demo", "--app-port", str(app_port)]
+    command += ["--saasus-port", str(saasus_port)]
+    with serving(command, {"PATH": "/usr/bin:/bin"}, app_port) as log:
+        deadline = time.monotonic() + 10
+        while not (match := re.search(rb"http://localhost:\d+/login\?\S+", _read(log))):
+            assert time.monotonic() < deadline, _read(log)
+            time.sleep(0.05)
+        yield match.group().decode()
+
+
+def _read(log: Any) -> bytes:
+    log.seek(0)
+    return bytes(log.read())
+
+
+def test_demo_runs_the_whole_journey(demo: str) -> None:
+    with httpx.Client(timeout=10, follow_redirects=True) as browser:
+        # The stand-in's hosted login, as the buyer: it redirects to the product's
+        # callback with a code and a registration token, then on to the picker.
+        picker = browser.get(demo + "&email=buyer%40example.com")
+        assert picker.status_code == 200 and "Acme Corporation" in picker.text
+        form = parse_picker(picker.text)
+        done = browser.post(picker.url, data={"csrf_token": form.inputs["csrf_token"], "tenant_id": form.options[0][0]})
+    # As recommended to operators, the success URL is the hosted login: its live
+    # session sends the buyer back through the product's own callback, signed in.
+    assert done.status_code == 200 and done.url.path == "/callback" and "Signed in" in done.text
+    assert "registration_token" not in str(done.url)
+
+
+@pytest.mark.parametrize("busy", ["--app-port", "--saasus-port"])
+def test_demo_on_a_busy_port_says_so(busy: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = {"--app-port": str(free_port()), "--saasus-port": str(free_port())}
+        ports[busy] = str(taken.getsockname()[1])
+        done = subprocess.run(
+            [sys.executable, "-m", "saasus_mw.cli", "demo", *(part for pair in ports.items() for part in pair)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1 and "in use" in done.stderr and "Traceback" not in done.stderr
