@@ -54,10 +54,7 @@ def product(standin: SaaSusStandIn) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def shopper(standin: SaaSusStandIn) -> User:
-    import uuid
-
+def make_shopper(standin: SaaSusStandIn, email: str) -> User:
     tenants = [
         Tenant(name="Acme Corporation", plan_id="plan-basic", roles=("admin",)),
         Tenant(name="株式会社サンプル", plan_id="plan-pro", roles=("admin",)),
@@ -66,9 +63,17 @@ def shopper(standin: SaaSusStandIn) -> User:
         Tenant(name="Initech", roles=("viewer",)),
         *(Tenant(name=f"Example Team {i:02d}") for i in range(1, 21)),
     ]
-    user = standin.add_user(email=f"buyer-{uuid.uuid4().hex[:6]}@example.com", tenants=tenants)
+    user = standin.add_user(email=email, tenants=tenants)
     standin.link_customer(tenants[2].id)
     return user
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """docs/ when asked (SAASUS_MW_SCREENSHOTS=1, for the README), else a temporary folder."""
+    if os.environ.get("SAASUS_MW_SCREENSHOTS"):
+        DOCS.mkdir(exist_ok=True)
+        return DOCS
+    return tmp_path
 
 
 def assert_accessible(page: object, what: str) -> None:
@@ -87,12 +92,13 @@ def test_buyer_journey(
     browser: object,
     product: str,
     standin: SaaSusStandIn,
-    shopper: User,
+    tmp_path: Path,
     locale: str,
     title: str,
     submit: str,
     done: str,
 ) -> None:
+    shopper = make_shopper(standin, f"buyer.{locale.lower()}@example.com")
     context = browser.new_context(locale=locale, viewport={"width": 1000, "height": 900})  # type: ignore[attr-defined]
     page = context.new_page()
     login = standin.login_url(f"{product}/callback").replace("127.0.0.1", "localhost", 1)
@@ -108,9 +114,8 @@ def test_buyer_journey(
     page.locator("#filter").fill("サンプル")
     visible = page.locator("ul.tenants li:visible")
     assert visible.count() == 2
-    DOCS.mkdir(exist_ok=True)
     page.locator("#filter").fill("")
-    page.screenshot(path=str(DOCS / f"picker-{locale[:2]}.png"), full_page=False)
+    page.screenshot(path=str(screenshot_dir(tmp_path) / f"picker-{locale[:2]}.png"), full_page=False)
 
     # Keyboard only: into the filter, to the chosen tenant, then submit.
     page.locator("#filter").focus()
@@ -148,9 +153,8 @@ def test_error_pages_are_accessible_and_reflow(browser: object, product: str, lo
     context.close()
 
 
-def test_picker_reflows_at_320px_and_200_percent(
-    browser: object, product: str, standin: SaaSusStandIn, shopper: User
-) -> None:
+def test_picker_reflows_at_320px_and_200_percent(browser: object, product: str, standin: SaaSusStandIn) -> None:
+    shopper = make_shopper(standin, "buyer.reflow@example.com")
     # 320 CSS px is what a 640 px window shows at 200 % zoom.
     context = browser.new_context(viewport={"width": 320, "height": 640}, device_scale_factor=2)  # type: ignore[attr-defined]
     page = context.new_page()
