@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import anyio
 import anyio.to_thread
 
-from .flow import Failure, Flow, Linked, Request, Step
+from .flow import Middleware, Request, Step
 from .pages import Response
-from .settings import Settings
 
 __all__ = ["MarketplaceMiddleware"]
 
@@ -28,7 +28,7 @@ _HEADERS = frozenset(
 )
 
 
-class MarketplaceMiddleware:
+class MarketplaceMiddleware(Middleware[ASGIApp]):
     """Wrap an ASGI app: ``app = MarketplaceMiddleware(app)``.
 
     Settings come from the environment (and the TOML file named by
@@ -44,20 +44,10 @@ class MarketplaceMiddleware:
     own thread pool.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        settings: Settings | None = None,
-        on_linked: Callable[[Linked], str | None] | None = None,
-        on_error: Callable[[Failure], object] | None = None,
-        **overrides: Any,
-    ) -> None:
-        settings = settings or Settings.load(**overrides)
-        self.app = app
-        self._path = settings.callback_path
-        self._flow = Flow(settings, on_linked=on_linked, on_error=on_error) if settings.enabled else None
-        self._limiter = anyio.CapacityLimiter(settings.max_threads)
+    @functools.cached_property
+    def _limiter(self) -> anyio.CapacityLimiter:
+        # Made on the first intercepted request: no cost for apps that never see one.
+        return anyio.CapacityLimiter(self.settings.max_threads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The hot path: one type check and one endswith for every request.

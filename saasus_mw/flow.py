@@ -27,6 +27,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from werkzeug.datastructures import LanguageAccept
@@ -38,7 +39,9 @@ from .saasus import Credentials, ErrorKind, SaaSus, SaaSusError, Tenant, UserInf
 from .settings import Settings
 from .state import State, StateCodec, StateError, StateTooLarge
 
-__all__ = ["Failure", "Flow", "Linked", "Request", "Step"]
+__all__ = ["Failure", "Flow", "Linked", "Middleware", "Request", "Step"]
+
+AppT = TypeVar("AppT")
 
 logger = logging.getLogger("saasus_mw")
 
@@ -426,6 +429,29 @@ class Flow:
 
     def _signup_url(self, request: Request) -> str:
         return _in_app(request, self.settings.signup_url) if self.settings.signup_url else ""
+
+
+class Middleware(Generic[AppT]):
+    """What both adapters share: settings validated at construction, one core, the path watched.
+
+    ``settings`` (a :class:`Settings`) or keyword overrides of the environment;
+    ``on_linked`` and ``on_error`` are the hooks described on :class:`Linked` and
+    :class:`Failure`. A disabled middleware has no core and passes everything on.
+    """
+
+    def __init__(
+        self,
+        app: AppT,
+        *,
+        settings: Settings | None = None,
+        on_linked: Callable[[Linked], str | None] | None = None,
+        on_error: Callable[[Failure], object] | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.app = app
+        self.settings = settings or Settings.load(**overrides)
+        self._path = self.settings.callback_path
+        self._flow = Flow(self.settings, on_linked=on_linked, on_error=on_error) if self.settings.enabled else None
 
 
 class _LinkGuard:

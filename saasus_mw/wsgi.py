@@ -3,42 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
-from .flow import Failure, Flow, Linked, Request, Step
-from .settings import Settings
+from .flow import Middleware, Request, Step
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment  # noqa: F401 - used in a string
 
 __all__ = ["MarketplaceWSGIMiddleware"]
 
 
-class MarketplaceWSGIMiddleware:
+class MarketplaceWSGIMiddleware(Middleware["WSGIApplication"]):
     """Wrap a WSGI app: ``app = MarketplaceWSGIMiddleware(app)``.
 
     Same settings and behaviour as :class:`~saasus_mw.MarketplaceMiddleware`;
     SaaSus calls run in the worker that serves the request.
     """
-
-    def __init__(
-        self,
-        app: WSGIApplication,
-        *,
-        settings: Settings | None = None,
-        on_linked: Callable[[Linked], str | None] | None = None,
-        on_error: Callable[[Failure], object] | None = None,
-        **overrides: Any,
-    ) -> None:
-        settings = settings or Settings.load(**overrides)
-        self.app = app
-        self._path = settings.callback_path
-        self._flow = Flow(settings, on_linked=on_linked, on_error=on_error) if settings.enabled else None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # The hot path: one comparison for every request.
