@@ -17,7 +17,7 @@ import pytest
 
 from saasus_mw.testing import SaaSusStandIn, Tenant, User
 
-from .test_servers import running
+from .servers import running
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")

@@ -6,57 +6,17 @@ on loopback, the SDK, and the signature-checking stand-in.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from saasus_mw.testing import SaaSusStandIn, User
 
-from .conftest import API_KEY, SAAS_ID, SECRET, begin, pick
-
-ROOT = Path(__file__).resolve().parent.parent
-
-SERVERS = {
-    "uvicorn": [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "examples.starlette_app:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "{port}",
-    ],
-    "gunicorn": [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "examples.wsgi_app:app",
-        "--bind",
-        "127.0.0.1:{port}",
-        "--workers",
-        "3",
-        "--threads",
-        "2",
-    ],
-}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from .conftest import begin, pick
+from .servers import SERVERS, running
 
 
 @pytest.fixture(params=sorted(SERVERS))
@@ -69,45 +29,6 @@ def server(request: pytest.FixtureRequest, standin: SaaSusStandIn) -> Iterator[s
 def uvicorn_server(standin: SaaSusStandIn) -> Iterator[str]:
     with running("uvicorn", standin) as url:
         yield url
-
-
-@contextlib.contextmanager
-def running(name: str, standin: SaaSusStandIn) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "SAASUS_SAAS_ID": SAAS_ID,
-        "SAASUS_API_KEY": API_KEY,
-        "SAASUS_SECRET_KEY": SECRET,
-        "SAASUS_BASE_URL": standin.base_url,
-        "SAASUS_MW_COOKIE_SECURE": "false",  # plain http on loopback
-        "SAASUS_MW_SUCCESS_URL": "/welcome",
-        "SAASUS_MW_TIMEOUT": "5",
-    }
-    command = [part.format(port=port) for part in SERVERS[name]]
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below; a pipe nobody reads could fill up and stall the server
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(url + "/", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(log.read().decode(errors="replace")) from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def test_journey_under_a_real_server(server: str, standin: SaaSusStandIn, buyer: User) -> None:
