@@ -51,7 +51,7 @@ class MarketplaceMiddleware(Middleware[ASGIApp]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The hot path: one type check and one endswith for every request.
-        if scope["type"] != "http" or not scope["path"].endswith(self._path) or self._flow is None:
+        if scope["type"] != "http" or self._path not in scope["path"] or self._flow is None:
             await self.app(scope, receive, send)
             return
         root_path: str = scope.get("root_path", "")

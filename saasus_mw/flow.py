@@ -263,9 +263,9 @@ class Flow:
             return user
         language = self._language(request)
         linked = self._saasus.linked_tenants([t.id for t in user.tenants])
-        reasons = self._pages.text(language)
+        text = self._pages.text(language)
         choices = [
-            Choice(t.id, t.name, t.plan_id, t.roles, reasons[reason] if reason else "")
+            Choice(t.id, t.name, t.plan_id, t.roles, _detail(t, text), text[reason] if reason else "")
             for t in sorted(user.tenants, key=lambda t: (t.name.casefold(), t.id))
             for reason in [self._ineligible(t, linked)]
         ]
@@ -491,6 +491,13 @@ def _same_origin(request: Request) -> bool:
     return bool(origin.netloc) and (
         origin.netloc.lower().removesuffix(default_port) == request.host.lower().removesuffix(default_port)
     )
+
+
+def _detail(tenant: Tenant, text: dict[str, Any]) -> str:
+    parts = [text["plan"].format(plan=tenant.plan_id)] if tenant.plan_id else []
+    if tenant.roles:
+        parts.append(text["role"].format(roles=", ".join(tenant.roles)))
+    return " · ".join(parts)
 
 
 def _digest(token: str) -> str:

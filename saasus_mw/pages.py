@@ -48,6 +48,7 @@ class Choice:
     name: str
     plan_id: str | None
     roles: tuple[str, ...]
+    detail: str = ""  # plan and role, as shown
     reason: str = ""
 
 

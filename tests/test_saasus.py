@@ -206,3 +206,23 @@ def test_token_bodies_are_not_logged(standin: SaaSusStandIn, buyer: User, caplog
 
 def _id_token(standin: SaaSusStandIn, user: User) -> str:
     return SaaSus(make_settings(standin)).exchange_code(standin.issue_code(user)).id_token
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("{]", id="not-json"),
+        pytest.param('{"id": "u", "email": "e"}', id="no-tenants"),
+        pytest.param('{"id": "u", "email": "e", "tenants": [{"id": 1, "name": "n"}]}', id="tenant-id-not-a-string"),
+        pytest.param(
+            '{"id": "u", "email": "e", "tenants": [{"id": "t", "name": "n", "completed_sign_up": "yes", "envs": []}]}',
+            id="flag-not-a-boolean",
+        ),
+        pytest.param('["not", "an", "object"]', id="array"),
+    ],
+)
+def test_userinfo_that_breaks_the_schema_is_a_bad_response(standin: SaaSusStandIn, body: str) -> None:
+    standin.inject("userinfo", status=200, body=body)
+    with pytest.raises(SaaSusError) as info:
+        SaaSus(make_settings(standin)).user_info("token")
+    assert info.value.kind is ErrorKind.BAD_RESPONSE
