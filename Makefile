@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-one test-all lint fuzz screenshots clean
+.PHONY: demo test test-one test-all lint fuzz bench screenshots clean
 
 # Every supported Python that is installed (pyenv here); `make test-all PYTHONS="3.10 3.13"` for some.
 PYTHONS ?= 3.10 3.11 3.12 3.13
@@ -21,8 +21,8 @@ test: lint $(BIN)/.installed
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check saasus_mw tests examples
-	$(BIN)/ruff format --check saasus_mw tests examples
+	$(BIN)/ruff check saasus_mw tests examples bench
+	$(BIN)/ruff format --check saasus_mw tests examples bench
 	$(BIN)/mypy saasus_mw
 
 test-one: $(BIN)/.installed
@@ -36,6 +36,9 @@ test-all: lint
 	    echo "== Python $$v: $$py"; \
 	    $(MAKE) --no-print-directory test-one PYTHON=$$py VENV=.venv-$$v || exit 1; \
 	done
+
+bench: $(BIN)/.installed  # every performance target, side by side; about 90 s
+	$(BIN)/python -m bench
 
 fuzz: $(BIN)/.installed
 	$(BIN)/python -m tests.fuzz --count 100000
