@@ -50,16 +50,19 @@ class MarketplaceMiddleware(Middleware[ASGIApp]):
         return anyio.CapacityLimiter(self.settings.max_threads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The hot path: one type check and one endswith for every request.
-        if scope["type"] != "http" or self._path not in scope["path"] or self._flow is None:
+        # The hot path, for every request: one substring test. Lifespan scopes
+        # have no path; the exact checks below run only near the callback path.
+        path: str = scope.get("path", "")
+        if self._path not in path:
             await self.app(scope, receive, send)
             return
         root_path: str = scope.get("root_path", "")
-        path: str = scope["path"]
         if root_path and path.startswith(root_path):  # servers that include the mount in path
             path = path[len(root_path) :]
-        step = self._flow.step(scope["method"], scope["query_string"].decode("latin-1")) if path == self._path else None
-        if step is None:
+        flow, step = self._flow, None
+        if flow is not None and scope["type"] == "http" and path == self._path:
+            step = flow.step(scope["method"], scope["query_string"].decode("latin-1"))
+        if flow is None or step is None:
             await self.app(scope, receive, send)
             return
 
@@ -82,12 +85,12 @@ class MarketplaceMiddleware(Middleware[ASGIApp]):
             accept_language=headers.get("accept-language"),
         )
         if step is Step.LINK:
-            body = await _read_body(receive, headers.get("content-length"), self._flow.max_body)
+            body = await _read_body(receive, headers.get("content-length"), flow.max_body)
             if body is None:
-                await _send(send, self._flow.too_large(request))
+                await _send(send, flow.too_large(request))
                 return
             request = dataclasses.replace(request, body=body)
-        response = await anyio.to_thread.run_sync(self._flow.handle, step, request, limiter=self._limiter)
+        response = await anyio.to_thread.run_sync(flow.handle, step, request, limiter=self._limiter)
         await _send(send, response)
 
 
