@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bench.common import Row, Runner, check, fmt_ns, fmt_us, interleave, scenario_main
+from bench.common import Row, Runner, interleave, passthrough_rows, scenario_main
 from saasus_mw import MarketplaceMiddleware, Settings
 
 SCENARIO = "1 ASGI"
@@ -174,42 +174,17 @@ def run(smoke: bool = False) -> list[Row]:
     finally:
         loop.close()
 
-    judged = not smoke
-    mw = noop_t.added("noop+saasus_mw", "noop")
-    th = noop_t.added("noop+TrustedHost", "noop")
-    po = noop_t.added("noop+PathOnly", "noop")
-    lo, hi = host_t.ratio_spread("starlette+saasus_mw", "starlette")
-    return [
-        Row(
-            SCENARIO,
-            "variants answer 200 (pass-through works)",
-            "yes" if works else f"no: {statuses}",
-            "all 200",
-            works,
-        ),
-        Row(SCENARIO, "bare Starlette app, per call", fmt_us(host_t.median("starlette"))),
-        check(
-            SCENARIO,
-            "wrapped / bare Starlette",
-            host_t.ratio("starlette+saasus_mw", "starlette"),
-            ".3f",
-            le=1.04,
-            judged=judged,
-        ),
-        Row(SCENARIO, "  (interquartile range of that ratio)", f"{lo:.3f}..{hi:.3f}"),
-        Row(SCENARIO, "TrustedHost / bare Starlette", f"{host_t.ratio('starlette+TrustedHost', 'starlette'):.3f}"),
-        Row(SCENARIO, "PathOnly / bare Starlette", f"{host_t.ratio('starlette+PathOnly', 'starlette'):.3f}"),
-        Row(SCENARIO, "added cost, saasus_mw", fmt_ns(mw)),
-        Row(SCENARIO, "added cost, TrustedHostMiddleware", fmt_ns(th)),
-        Row(SCENARIO, "added cost, PathOnly (compare the path only)", fmt_ns(po)),
-        check(SCENARIO, "saasus_mw added / TrustedHost added", mw / th, ".3f", le=0.2, judged=judged),
-        Row(SCENARIO, "saasus_mw added / PathOnly added", f"{mw / po:.2f}"),
-        Row(
-            SCENARIO,
-            "added cost, saasus_mw, beside Starlette",
-            fmt_ns(host_t.added("starlette+saasus_mw", "starlette")),
-        ),
-    ]
+    return passthrough_rows(
+        SCENARIO,
+        host_t,
+        noop_t,
+        works,
+        statuses,
+        host="starlette",
+        peer="TrustedHost",
+        peer_label="TrustedHostMiddleware",
+        judged=not smoke,
+    )
 
 
 if __name__ == "__main__":

@@ -331,3 +331,60 @@ def scenario_main(run: Callable[[bool], list[Row]]) -> int:
     if args.json:
         Path(args.json).write_text(rows_to_json(rows), encoding="utf-8")
     return 1 if any(r.ok is False for r in rows) else 0
+
+
+def passthrough_rows(
+    scenario: str,
+    host_t: Any,
+    noop_t: Any,
+    works: bool,
+    statuses: object,
+    *,
+    host: str,
+    peer: str,
+    peer_label: str,
+    judged: bool,
+    path_only_limit: float | None = None,
+) -> list[Row]:
+    """The pass-through table, the same for ASGI (peer: TrustedHost) and WSGI (peer: ProxyFix).
+
+    ``host_t`` timed the bare host app and its wrapped variants ("<host>+saasus_mw",
+    "<host>+<peer>", "<host>+PathOnly"); ``noop_t`` the same around a no-op app.
+    """
+    mw = noop_t.added("noop+saasus_mw", "noop")
+    other = noop_t.added(f"noop+{peer}", "noop")
+    po = noop_t.added("noop+PathOnly", "noop")
+    lo, hi = host_t.ratio_spread(f"{host}+saasus_mw", host)
+    ratio = host_t.ratio(f"{host}+saasus_mw", host)
+    path_only = (
+        check(
+            scenario,
+            "saasus_mw added / PathOnly added (team's target)",
+            mw / po,
+            ".2f",
+            le=path_only_limit,
+            judged=judged,
+        )
+        if path_only_limit is not None
+        else Row(scenario, "saasus_mw added / PathOnly added", f"{mw / po:.2f}")
+    )
+    return [
+        Row(
+            scenario,
+            "variants answer 200 (pass-through works)",
+            "yes" if works else f"no: {statuses}",
+            "all 200",
+            works,
+        ),
+        Row(scenario, f"bare {host} app, per call", fmt_us(host_t.median(host))),
+        check(scenario, f"wrapped / bare {host}", ratio, ".3f", le=1.04, judged=judged),
+        Row(scenario, "  (interquartile range of that ratio)", f"{lo:.3f}..{hi:.3f}"),
+        Row(scenario, f"{peer} / bare {host}", f"{host_t.ratio(f'{host}+{peer}', host):.3f}"),
+        Row(scenario, "PathOnly / bare " + host, f"{host_t.ratio(f'{host}+PathOnly', host):.3f}"),
+        Row(scenario, "added cost, saasus_mw", fmt_ns(mw)),
+        Row(scenario, f"added cost, {peer_label}", fmt_ns(other)),
+        Row(scenario, "added cost, PathOnly (compare the path only)", fmt_ns(po)),
+        check(scenario, f"saasus_mw added / {peer} added", mw / other, ".3f", le=0.2, judged=judged),
+        path_only,
+        Row(scenario, f"added cost, saasus_mw, beside {host}", fmt_ns(host_t.added(f"{host}+saasus_mw", host))),
+    ]
