@@ -99,9 +99,9 @@ SERVERS = {
 
 
 @contextlib.contextmanager
-def running(name: str, standin: SaaSusStandIn) -> Iterator[str]:
+def running(name: str, standin: SaaSusStandIn, *options: str, **env: str) -> Iterator[str]:
     """One of SERVERS serving the examples against ``standin``; yields its base URL."""
     port = free_port()
-    command = [part.format(port=port) for part in SERVERS[name]]
-    with serving(command, server_env(standin), port):
+    command = [part.format(port=port) for part in SERVERS[name]] + list(options)
+    with serving(command, server_env(standin, **env), port):
         yield f"http://127.0.0.1:{port}"

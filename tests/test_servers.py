@@ -71,3 +71,32 @@ def test_chunked_oversized_body_is_refused(server: str, standin: SaaSusStandIn, 
         headers = {"content-type": "application/x-www-form-urlencoded"}
         response = client.post(picker_url, content=chunks, headers=headers)
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "env", "path"),
+    [
+        # A proxy that strips /shop before passing on, and tells uvicorn the mount point.
+        pytest.param("uvicorn", ("--root-path", "/shop"), {}, "/callback", id="uvicorn-root-path"),
+        # A proxy that passes /shop on; gunicorn takes SCRIPT_NAME from the environment.
+        pytest.param("gunicorn", (), {"SCRIPT_NAME": "/shop"}, "/shop/callback", id="gunicorn-script-name"),
+    ],
+)
+def test_behind_a_proxy_under_a_path_prefix(
+    standin: SaaSusStandIn, buyer: User, name: str, options: tuple[str, ...], env: dict[str, str], path: str
+) -> None:
+    with running(name, standin, *options, **env) as url, httpx.Client(base_url=url, timeout=10) as client:
+        token = standin.issue_registration_token()
+        start = client.get(path, params={"code": standin.issue_code(buyer), "registration_token": token})
+        # Redirects, cookie paths and the success URL keep the prefix the browser sees.
+        assert start.headers["location"] == "/shop/callback?saasus_mw=select"
+        assert all("Path=/shop/callback;" in c for c in start.headers.get_list("set-cookie"))
+        picker_path = (
+            start.headers["location"].removeprefix("/shop") if path == "/callback" else start.headers["location"]
+        )
+        # The client stands in for browser + proxy: the browser sends the cookies
+        # scoped to /shop/callback, the proxy forwards them to the stripped path.
+        client.cookies = httpx.Cookies(dict(client.cookies.items()))
+        done = pick(client, picker_path, buyer.tenants[0].id)
+        assert done.headers["location"] == "/shop/welcome"
+    assert standin.links[-1] == (buyer.tenants[0].id, buyer.id, token)
