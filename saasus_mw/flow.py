@@ -122,7 +122,6 @@ class Flow:
     ) -> None:
         self._on_linked, self._on_error = on_linked, on_error
         self.settings = settings
-        self.callback_path = settings.callback_path
         self._saasus = saasus or SaaSus(settings)
         self._codec = StateCodec(
             settings.signing_keys,
@@ -250,7 +249,7 @@ class Flow:
             id_token=credentials.id_token,
         )
         try:
-            cookies = self._codec.encode(state, self._cookie_path(request))
+            cookies = self._codec.encode(state, self._callback_url(request))
         except StateTooLarge:
             return self._fail(ErrorCode.STATE_TOO_LARGE, request)
         return self._pages.redirect(self._picker_url(request), cookies)
@@ -354,7 +353,7 @@ class Flow:
         return _Linked.BY_THIS_PURCHASE
 
     def _linked(self, request: Request, destination: str, **log: str) -> Response:
-        path = self._cookie_path(request)
+        path = self._callback_url(request)
         response = self._pages.redirect(destination, [*self._codec.clear(path), self._codec.done(path)])
         return dataclasses.replace(response, log={f"saasus_mw_{k}": v for k, v in log.items()})
 
@@ -416,13 +415,11 @@ class Flow:
         return dataclasses.replace(response, failure=failure)
 
     def _callback_url(self, request: Request) -> str:
-        return request.root_path + self.callback_path
+        """The callback path as the browser sees it: also the state cookie's Path."""
+        return request.root_path + self.settings.callback_path
 
     def _picker_url(self, request: Request) -> str:
         return f"{self._callback_url(request)}?{STEP_PARAM}={STEP_VALUE}"
-
-    def _cookie_path(self, request: Request) -> str:
-        return self._callback_url(request)
 
     def _success_url(self, request: Request) -> str:
         return _in_app(request, self.settings.success_url)
@@ -461,22 +458,25 @@ class _LinkGuard:
 
     def __init__(self, ttl: int, max_entries: int = 10_000) -> None:
         # Striped locks: bounded memory, and unrelated purchases rarely share one.
+        # They are held during the SaaSus calls; the table has its own short lock.
         self._stripes = [threading.Lock() for _ in range(64)]
+        self._table_lock = threading.Lock()
         self._linked: collections.OrderedDict[str, float] = collections.OrderedDict()
         self._ttl, self._max = ttl, max_entries
 
     @contextlib.contextmanager
     def attempt(self, registration_token: str) -> Iterator[bool]:
-        key = hashlib.sha256(registration_token.encode()).hexdigest()
+        key = _digest(registration_token)
         with self._stripes[int(key[:8], 16) % len(self._stripes)]:
-            expires = self._linked.get(key)
+            with self._table_lock:
+                expires = self._linked.get(key)
             yield expires is not None and expires > time.monotonic()
 
     def done(self, registration_token: str) -> None:
-        key = hashlib.sha256(registration_token.encode()).hexdigest()
-        self._linked[key] = time.monotonic() + self._ttl
-        while len(self._linked) > self._max:
-            self._linked.popitem(last=False)
+        with self._table_lock:
+            self._linked[_digest(registration_token)] = time.monotonic() + self._ttl
+            while len(self._linked) > self._max:  # oldest first out: memory stays bounded
+                self._linked.popitem(last=False)
 
 
 def _same_origin(request: Request) -> bool:
