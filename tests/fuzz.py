@@ -47,14 +47,23 @@ FETCH_SITES = [None, None, "same-origin", "cross-site", "none", "same-site", "\x
 class Seeds:
     """Valid material from real journeys, refreshed now and then."""
 
-    def __init__(self, standin: SaaSusStandIn, user: User) -> None:
-        self.standin, self.user = standin, user
+    def __init__(self, standin: SaaSusStandIn) -> None:
+        self.standin = standin
+        self.user = self._new_user()
         self.cookies: list[str] = []
         self.csrf: list[str] = []
         self.tokens: list[str] = []
         self.codes: list[str] = []
 
+    def _new_user(self) -> User:
+        names = ("A", "B", "株式会社")
+        return self.standin.add_user(
+            email=f"fuzz-{uuid.uuid4().hex[:8]}@example.com", tenants=[Tenant(name=n) for n in names]
+        )
+
     def refresh(self, rng: random.Random) -> None:
+        # Fuzzed POSTs do link tenants now and then: a fresh buyer keeps the picker offering some.
+        self.user = self._new_user()
         for adapter in ADAPTERS.values():
             with adapter.connect(make_settings(self.standin)) as client:
                 token = self.standin.issue_registration_token()
@@ -221,10 +230,7 @@ def call_wsgi(app: Any, r: dict[str, Any]) -> int:
 def run(count: int, seed: int = 0, quiet: bool = False) -> tuple[int, int, int]:
     rng = random.Random(seed)
     with SaaSusStandIn(saas_id=SAAS_ID, api_key=API_KEY, secret_key=SECRET, token_size=1024) as standin:
-        user = standin.add_user(
-            email=f"fuzz-{uuid.uuid4().hex[:8]}@example.com", tenants=[Tenant(name=n) for n in ("A", "B", "株式会社")]
-        )
-        seeds = Seeds(standin, user)
+        seeds = Seeds(standin)
         seeds.refresh(rng)
         settings = make_settings(standin)
         asgi, wsgi = (
