@@ -512,6 +512,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every answer carries Content-Length
+    # Headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm
+    # and the client's delayed ACK add ~40 ms to every small answer.
+    disable_nagle_algorithm = True
     server: _Server
     timeout = 60  # idle keep-alive connections go away eventually
 
