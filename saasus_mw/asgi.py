@@ -50,12 +50,16 @@ class MarketplaceMiddleware(Middleware[ASGIApp]):
         return anyio.CapacityLimiter(self.settings.max_threads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The hot path, for every request: one substring test. Lifespan scopes
-        # have no path; the exact checks below run only near the callback path.
-        path: str = scope.get("path", "")
-        if self._path not in path:
+        # The hot path, for every request: one substring test (lifespan scopes
+        # have no path). It stays this small because a coroutine's frame is
+        # allocated on every call: the exact checks live in _intercept.
+        if self._path not in scope.get("path", ""):
             await self.app(scope, receive, send)
-            return
+        else:
+            await self._intercept(scope, receive, send)
+
+    async def _intercept(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
         root_path: str = scope.get("root_path", "")
         if root_path and path.startswith(root_path):  # servers that include the mount in path
             path = path[len(root_path) :]
