@@ -27,10 +27,11 @@ class MarketplaceWSGIMiddleware(Middleware["WSGIApplication"]):
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # The hot path: one comparison for every request.
-        if environ.get("PATH_INFO") != self._path or self._flow is None:
+        if environ.get("PATH_INFO") != self._path:
             return self.app(environ, start_response)
-        step = self._flow.step(environ["REQUEST_METHOD"], environ.get("QUERY_STRING", ""))
-        if step is None:
+        flow = self._flow
+        step = flow.step(environ["REQUEST_METHOD"], environ.get("QUERY_STRING", "")) if flow is not None else None
+        if flow is None or step is None:
             return self.app(environ, start_response)
 
         request = Request(
@@ -45,7 +46,7 @@ class MarketplaceWSGIMiddleware(Middleware["WSGIApplication"]):
             accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
         )
         if step is Step.LINK:
-            limit = self._flow.max_body
+            limit = flow.max_body
             try:
                 # werkzeug bounds the read by Content-Length (refusing one above
                 # the limit) or, for chunked bodies, by the limit; one byte more
@@ -56,11 +57,11 @@ class MarketplaceWSGIMiddleware(Middleware["WSGIApplication"]):
             except ClientDisconnected:  # the body ended before its Content-Length
                 body = b""
             if body is None or len(body) > limit:
-                response = self._flow.too_large(request)
+                response = flow.too_large(request)
             else:
-                response = self._flow.handle(step, dataclasses.replace(request, body=body))
+                response = flow.handle(step, dataclasses.replace(request, body=body))
         else:
-            response = self._flow.handle(step, request)
+            response = flow.handle(step, request)
         status = HTTPStatus(response.status)
         start_response(f"{status.value} {status.phrase}", response.headers)
         return [response.body]
