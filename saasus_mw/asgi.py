@@ -100,7 +100,10 @@ class MarketplaceMiddleware(Middleware[ASGIApp]):
 
 async def _read_body(receive: Receive, content_length: str | None, limit: int) -> bytes | None:
     """The body, or None when it is larger than ``limit`` (the rest is never read)."""
-    if content_length is not None and (not content_length.isdigit() or int(content_length) > limit):
+    # isascii: "²".isdigit() is True, but int("²") raises.
+    if content_length is not None and (
+        not (content_length.isascii() and content_length.isdigit()) or int(content_length) > limit
+    ):
         return None
     body = b""
     while True:

@@ -36,7 +36,7 @@ from werkzeug.http import parse_accept_header
 from .errors import ErrorCode
 from .pages import LANGUAGES, Choice, Failure, Pages, Response
 from .saasus import Credentials, ErrorKind, SaaSus, SaaSusError, Tenant, UserInfo
-from .settings import Settings
+from .settings import Settings, _redirect_target
 from .state import State, StateCodec, StateError, StateTooLarge
 
 __all__ = ["Failure", "Flow", "Linked", "Middleware", "Request", "Step"]
@@ -163,8 +163,7 @@ class Flow:
         except StateError as exc:
             response = self._state_error(exc, step, request)
         except SaaSusError as exc:
-            code = ErrorCode.SAASUS_TIMEOUT if exc.kind is ErrorKind.TIMEOUT else ErrorCode.SAASUS_UNAVAILABLE
-            response = self._fail(code, request, retry=True, saasus_error=exc)
+            response = self._unavailable(exc, request)
         except Exception:  # the last line of defence: a page, never a bare 500
             logger.exception("saasus_mw: unexpected error in step %s", step.value)
             response = self._fail(ErrorCode.INTERNAL, request, retry=True)
@@ -207,7 +206,15 @@ class Flow:
                 logger.exception("saasus_mw: on_error hook raised")
 
     def too_large(self, request: Request) -> Response:
-        return self._fail(ErrorCode.BODY_TOO_LARGE, request, retry=True)
+        """The answer to a link POST whose body is over ``max_body`` (the adapters do not read it)."""
+        response = self._fail(ErrorCode.BODY_TOO_LARGE, request, retry=True)
+        self._report(Step.LINK, request, None, response, 0.0)
+        return response
+
+    def _unavailable(self, exc: SaaSusError, request: Request) -> Response:
+        """SaaSus failed in a way a later try may not: a retry page."""
+        code = ErrorCode.SAASUS_TIMEOUT if exc.kind is ErrorKind.TIMEOUT else ErrorCode.SAASUS_UNAVAILABLE
+        return self._fail(code, request, retry=True, saasus_error=exc)
 
     # -- steps ---------------------------------------------------------------
 
@@ -261,7 +268,9 @@ class Flow:
         if isinstance(user, Response):
             return user
         language = self._language(request)
-        linked = self._saasus.linked_tenants([t.id for t in user.tenants])
+        # A tenant our own lost link attempt may have linked stays selectable: the
+        # next POST confirms it with SaaSus instead of showing a dead end.
+        linked = self._saasus.linked_tenants([t.id for t in user.tenants]) - {state.pending_tenant}
         text = self._pages.text(language)
         choices = [
             Choice(t.id, t.name, t.plan_id, t.roles, _detail(t, text), text[reason] if reason else "")
@@ -270,7 +279,13 @@ class Flow:
         ]
         if not any(not c.reason for c in choices):
             return self._fail(ErrorCode.NO_TENANTS, request, signup_url=self._signup_url(request))
-        return self._pages.picker(email=user.email, choices=choices, csrf_token=state.csrf_token, language=language)
+        return self._pages.picker(
+            email=user.email,
+            choices=choices,
+            csrf_token=state.csrf_token,
+            language=language,
+            preselect=state.pending_tenant,
+        )
 
     def _link(self, request: Request, state: State) -> Response:
         # Second lines behind the token: browsers say where a POST came from.
@@ -300,7 +315,15 @@ class Flow:
         with self._guard.attempt(state.registration_token) as already_linked:
             if already_linked:
                 return self._linked(request, self._success_url(request), event="already linked")
-            failure = self._link_once(state, tenant_id, request)
+            try:
+                failure = self._link_once(state, tenant_id, request)
+            except SaaSusError as exc:
+                # SaaSus may have linked before the answer was lost: remember the
+                # tenant, so that "Try again" can confirm rather than dead-end.
+                response = self._unavailable(exc, request)
+                pending = dataclasses.replace(state, pending_tenant=tenant_id)
+                cookies = self._codec.encode(pending, self._callback_url(request))
+                return dataclasses.replace(response, headers=[*response.headers, *(("set-cookie", c) for c in cookies)])
             if failure is not None:
                 return failure
             self._guard.done(state.registration_token)
@@ -315,10 +338,25 @@ class Flow:
                 credentials=Credentials(id_token=state.id_token, access_token=state.access_token),
             )
             try:
-                destination = self._on_linked(result) or destination
+                chosen = self._on_linked(result)
             except Exception:  # the purchase is linked: a broken hook must not hide that
                 logger.exception("saasus_mw: on_linked hook raised")
+                chosen = None
+            if chosen:
+                destination = self._hook_destination(chosen, request) or destination
         return self._linked(request, destination, event="linked", tenant_id=tenant_id, user_id=user.id)
+
+    def _hook_destination(self, chosen: object, request: Request) -> str:
+        """on_linked's URL if it is one we may redirect to (a path in the app, or http(s)), else ""."""
+        try:
+            if not isinstance(chosen, str):
+                raise TypeError(f"on_linked returned a {type(chosen).__name__}, not a URL")
+            url = _in_app(request, _redirect_target(chosen))
+            url.encode("latin-1")  # HTTP headers are latin-1: non-ASCII paths must be percent-encoded
+        except (TypeError, ValueError) as exc:
+            logger.warning("saasus_mw: on_linked returned an unusable URL (%s); using the success URL", exc)
+            return ""
+        return url
 
     def _link_once(self, state: State, tenant_id: str, request: Request) -> Response | None:
         """Link, or find that it is already done; None on success, else the page to show."""
@@ -363,7 +401,7 @@ class Flow:
         try:
             user = self._saasus.user_info(state.id_token)
         except SaaSusError as exc:
-            if exc.kind is ErrorKind.REJECTED:  # the ID token expired or was revoked
+            if exc.kind in (ErrorKind.REJECTED, ErrorKind.DENIED):  # the ID token expired or was revoked
                 return self._fail(ErrorCode.STATE_EXPIRED, request)
             raise
         if user.id != state.user_id:
@@ -445,6 +483,8 @@ class Middleware(Generic[AppT]):
         on_error: Callable[[Failure], object] | None = None,
         **overrides: Any,
     ) -> None:
+        if settings is not None and overrides:
+            raise TypeError(f"pass either settings= or keyword settings, not both (got {', '.join(sorted(overrides))})")
         self.app = app
         self.settings = settings or Settings.load(**overrides)
         self._path = self.settings.callback_path

@@ -129,10 +129,18 @@ class Pages:
         return self._catalogues[language]
 
     def picker(
-        self, *, email: str, choices: Sequence[Choice], csrf_token: str, language: str, head: bool = False
+        self,
+        *,
+        email: str,
+        choices: Sequence[Choice],
+        csrf_token: str,
+        language: str,
+        preselect: str = "",
+        head: bool = False,
     ) -> Response:
-        eligible = [c for c in choices if not c.reason]
-        selected = eligible[0].id if len(eligible) == 1 else ""
+        eligible = [c.id for c in choices if not c.reason]
+        # One eligible tenant, or the one of a link attempt to confirm, is preselected.
+        selected = preselect if preselect in eligible else (eligible[0] if len(eligible) == 1 else "")
         return self._render(
             200,
             "picker.html",

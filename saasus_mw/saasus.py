@@ -17,8 +17,11 @@ because each helper carries a defect (see the README, "SDK defects"):
   code escape. We map every outcome to :class:`SaaSusError` ourselves.
 - The generated REST layer logs whole response bodies (tokens) at DEBUG.
   A filter on its loggers drops those records.
-- The generated code warns (pydantic v1 APIs) at import; we import it with
-  those warnings silenced.
+- The generated code warns (pydantic v1 APIs) at import and on every call;
+  those warnings are silenced for the SDK's modules only.
+- Its Configuration sets the process-wide "urllib3" logger to WARNING; we put
+  the host's level back, and redact the query (ID token, code) from urllib3's
+  DEBUG request lines to SaaSus.
 """
 
 from __future__ import annotations
@@ -71,8 +74,9 @@ _IDS_PER_CALL = 100
 class ErrorKind(str, enum.Enum):
     TIMEOUT = "timeout"  # no answer in time; SaaSus may or may not have acted
     UNREACHABLE = "unreachable"  # connection refused or dropped
-    REJECTED = "rejected"  # 4xx: SaaSus said no (bad code, used token, ...)
-    SERVER_ERROR = "server_error"  # 5xx
+    REJECTED = "rejected"  # 400/404/409/410/422: SaaSus said no to this request (bad code, used token)
+    DENIED = "denied"  # 401/403: a token, or our signature (keys, clock), was refused
+    SERVER_ERROR = "server_error"  # 5xx, and 408/429: SaaSus cannot answer now
     BAD_RESPONSE = "bad_response"  # an answer that is not what the spec promises
 
 
@@ -85,10 +89,6 @@ class SaaSusError(Exception):
         self.status = status
         self.error_type = error_type  # SaaSus's own error "type"
         self.message = message  # SaaSus's own message, for logs; may be shown escaped
-
-    @property
-    def retryable(self) -> bool:
-        return self.kind is not ErrorKind.REJECTED
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,6 +178,24 @@ for _name in ("saasus_sdk_python.src.auth.rest", "saasus_sdk_python.src.awsmarke
     logging.getLogger(_name).addFilter(_DropBodies())
 
 
+class _RedactQueries(logging.Filter):
+    """urllib3 logs each request line at DEBUG; ours carry the ID token or the code in the query."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hosts: set[str] = set()  # SaaSus hosts of this process
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and any(a in self.hosts for a in args if isinstance(a, str)):
+            record.args = tuple(a.split("?", 1)[0] if isinstance(a, str) else a for a in args)
+        return True
+
+
+_REDACT = _RedactQueries()
+logging.getLogger("urllib3.connectionpool").addFilter(_REDACT)
+
+
 class SaaSus:
     """Blocking SaaSus calls over one connection pool; build one per process and reuse it."""
 
@@ -204,7 +222,13 @@ class SaaSus:
         signer: _Signer,
         retries: Any,
     ) -> Any:
+        # The generated Configuration sets the process-wide "urllib3" logger to
+        # WARNING as a side effect; the host app's logging is not ours to change.
+        urllib3_logger = logging.getLogger("urllib3")
+        level = urllib3_logger.level
         config = configuration(host=settings.saasus_base_url + prefix)
+        urllib3_logger.setLevel(level)
+        _REDACT.hosts.add(urlsplit(settings.saasus_base_url).hostname or "")
         config.retries = retries
         config.connection_pool_maxsize = settings.max_threads
         client = client_class(config)
@@ -323,5 +347,10 @@ def _from_api_exception(exc: Any) -> SaaSusError:
             message = str(body.get("message") or "")[:300]
     except ValueError:
         pass
-    kind = ErrorKind.SERVER_ERROR if status >= 500 else ErrorKind.REJECTED
+    if status in (401, 403):
+        kind = ErrorKind.DENIED
+    elif status < 500 and status not in (408, 429):
+        kind = ErrorKind.REJECTED
+    else:  # 5xx, a timeout on SaaSus's side, or too many requests: worth another try
+        kind = ErrorKind.SERVER_ERROR
     return SaaSusError(kind, status=status, error_type=error_type, message=message)

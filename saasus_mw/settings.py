@@ -204,7 +204,7 @@ class Settings:
     """Validated settings. Build with :meth:`load`; secrets print as ``**********``."""
 
     saasus_saas_id: str
-    saasus_api_key: str
+    saasus_api_key: str = dataclasses.field(repr=False)  # travels in headers, but no need to print it
     saasus_secret_key: SecretStr
     saasus_base_url: str
     enabled: bool

@@ -49,9 +49,13 @@ class State:
     access_token: str = dataclasses.field(repr=False)
     id_token: str = dataclasses.field(repr=False)
     csrf_token: str = dataclasses.field(repr=False, default_factory=lambda: secrets.token_urlsafe(24))
+    # The tenant of a link attempt whose answer was lost: SaaSus may have linked
+    # it, so the picker offers it again and the next POST can confirm it.
+    pending_tenant: str = ""
 
 
 _KEYS = {"u": "user_id", "r": "registration_token", "a": "access_token", "i": "id_token", "c": "csrf_token"}
+_OPTIONAL = {"p": "pending_tenant"}
 
 
 class StateCodec:
@@ -76,6 +80,7 @@ class StateCodec:
     def encode(self, state: State, path: str) -> list[str]:
         """``Set-Cookie`` header values that store ``state`` for requests under ``path``."""
         payload = {short: getattr(state, name) for short, name in _KEYS.items()}
+        payload.update({short: getattr(state, name) for short, name in _OPTIONAL.items() if getattr(state, name)})
         token = self._serializer.dumps(payload)
         if len(token) > MAX_TOKEN_LENGTH:
             raise StateTooLarge(f"state of {len(token)} bytes exceeds {MAX_TOKEN_LENGTH}")
@@ -114,9 +119,9 @@ class StateCodec:
         except (BadData, json.JSONDecodeError, UnicodeDecodeError):
             # BadData covers BadPayload too, which is not a BadSignature.
             raise StateError("invalid") from None
-        if not isinstance(payload, dict) or set(payload) != set(_KEYS):
+        if not isinstance(payload, dict) or not set(_KEYS) <= set(payload) <= set(_KEYS) | set(_OPTIONAL):
             raise StateError("invalid")
-        values = {name: payload[short] for short, name in _KEYS.items()}
+        values = {name: payload[short] for short, name in (_KEYS | _OPTIONAL).items() if short in payload}
         if not all(isinstance(v, str) and v for v in values.values()):
             raise StateError("invalid")
         return State(**values)

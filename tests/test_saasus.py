@@ -153,7 +153,7 @@ def test_rejections_carry_the_saasus_error_type(standin: SaaSusStandIn) -> None:
     saasus = SaaSus(make_settings(standin))
     with pytest.raises(SaaSusError) as info:
         saasus.user_info("not-a-token")
-    assert (info.value.kind, info.value.status) == (ErrorKind.REJECTED, 401)
+    assert (info.value.kind, info.value.status) == (ErrorKind.DENIED, 401)
     assert info.value.error_type and "not-a-token" not in repr(info.value)
 
 
@@ -226,3 +226,20 @@ def test_userinfo_that_breaks_the_schema_is_a_bad_response(standin: SaaSusStandI
     with pytest.raises(SaaSusError) as info:
         SaaSus(make_settings(standin)).user_info("token")
     assert info.value.kind is ErrorKind.BAD_RESPONSE
+
+
+def test_the_hosts_urllib3_logging_is_kept_and_our_queries_redacted(
+    standin: SaaSusStandIn, buyer: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    logging.getLogger("urllib3").setLevel(logging.DEBUG)
+    try:
+        saasus = SaaSus(make_settings(standin))  # the SDK's Configuration would reset it to WARNING
+        assert logging.getLogger("urllib3").level == logging.DEBUG
+        with caplog.at_level(logging.DEBUG):
+            credentials = saasus.exchange_code(standin.issue_code(buyer))
+            saasus.user_info(credentials.id_token)
+    finally:
+        logging.getLogger("urllib3").setLevel(logging.NOTSET)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+    assert any("/v1/auth/userinfo" in line for line in lines)
+    assert not any(credentials.id_token in line or "code=" in line for line in lines)

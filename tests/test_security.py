@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 
+from saasus_mw import Linked
 from saasus_mw.testing import SaaSusStandIn, User
 
 from .conftest import Adapter, begin, error_code, make_settings, parse_picker, pick
@@ -251,9 +253,7 @@ def test_faults_during_the_link_post(
     data = {"csrf_token": form.inputs["csrf_token"], "tenant_id": buyer.tenants[0].id}
     standin.inject(endpoint, **fault)
     response = client.post(picker_url, data=data)
-    if endpoint == "link" and fault.get("status") == 403:
-        status = 409  # SaaSus said no to the link itself
-    elif endpoint == "userinfo" and fault.get("status") == 403:
+    if endpoint == "userinfo" and fault.get("status") == 403:
         status = 400  # SaaSus refused the ID token: the session is over
     elif endpoint == "link" and fault.get("body") == "{]":
         status = 303  # a 200 from LinkAwsMarketplace is a link, whatever its body
@@ -327,3 +327,106 @@ def test_reprs_hide_tokens() -> None:
         Credentials(id_token=secret, access_token=secret, refresh_token=secret),
     ]
     assert all(secret not in repr(o) for o in objects)
+
+
+def test_a_lost_answer_is_confirmed_through_the_picker_not_a_dead_end(adapter: Adapter, standin: SaaSusStandIn) -> None:
+    # One tenant: once SaaSus linked it, a plain picker would offer nothing at all.
+    solo = standin.add_user(email=f"solo-{uuid.uuid4().hex[:8]}@example.com", tenants=["Only"])
+    seen: list[Linked] = []
+    with adapter.open(adapter.wrap(make_settings(standin), on_linked=seen.append)) as client:
+        token, picker_url = begin(client, standin, solo)
+        form = parse_picker(client.get(picker_url).text)
+        data = {"csrf_token": form.inputs["csrf_token"], "tenant_id": solo.tenants[0].id}
+        standin.inject("link", after=True, drop=True)  # SaaSus links; the answer is lost
+        standin.inject("customers", delay=0.01)  # the look before linking: fine
+        standin.inject("customers", status=503)  # the look after the lost answer: fails
+        assert client.post(picker_url, data=data).status_code == 502
+        # "Try again" reloads the picker: the tenant is still offered, preselected.
+        again = parse_picker(client.get(picker_url).text)
+        assert again.selected == solo.tenants[0].id and solo.tenants[0].id not in again.disabled
+        done = client.post(picker_url, data={**data, "csrf_token": again.inputs["csrf_token"]})
+    assert done.status_code == 303 and done.headers["location"] == "/welcome"
+    assert [c.endpoint for c in standin.calls].count("link") == 1
+    assert standin.links == [(solo.tenants[0].id, solo.id, token)]
+    assert [r.tenant_id for r in seen] == [solo.tenants[0].id]  # the host hears of it once
+
+
+@pytest.mark.parametrize("status", [401, 403, 408, 429])
+def test_saasus_refusing_us_is_not_a_used_registration(
+    client: httpx.Client, standin: SaaSusStandIn, buyer: User, status: int
+) -> None:
+    # A 429 or a signature refused (clock skew) says nothing about the purchase.
+    standin.inject("verify", status=status)
+    params = {"code": standin.issue_code(buyer), "registration_token": standin.issue_registration_token()}
+    response = client.get("/callback", params=params)
+    assert response.status_code == 502 and error_code(response) == "saasus_unavailable"
+    assert client.get("/callback", params=params).status_code == 303  # the same link works once SaaSus does
+
+
+@pytest.mark.parametrize(
+    "returned",
+    [
+        pytest.param(42, id="not-a-string"),
+        pytest.param("//evil.example/x", id="scheme-relative"),
+        pytest.param("javascript:alert(1)", id="javascript"),
+        pytest.param("/テナント", id="not-latin-1"),
+    ],
+)
+def test_an_unusable_on_linked_url_falls_back_to_the_success_url(
+    adapter: Adapter, standin: SaaSusStandIn, buyer: User, returned: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    with adapter.open(adapter.wrap(make_settings(standin), on_linked=lambda result: returned)) as client:
+        _, picker_url = begin(client, standin, buyer)
+        done = pick(client, picker_url, buyer.tenants[0].id)
+    assert done.status_code == 303 and done.headers["location"] == "/welcome"
+    assert "on_linked returned an unusable URL" in caplog.text
+
+
+def test_settings_and_keyword_settings_together_are_refused(standin: SaaSusStandIn) -> None:
+    from saasus_mw import MarketplaceMiddleware
+
+    with pytest.raises(TypeError, match="callback_path"):
+        MarketplaceMiddleware(lambda *a: None, settings=make_settings(standin), callback_path="/x")
+
+
+def test_a_non_ascii_content_length_is_too_large_not_a_crash(standin: SaaSusStandIn, buyer: User) -> None:
+    import anyio
+
+    from saasus_mw import MarketplaceMiddleware
+
+    from .conftest import asgi_host
+
+    app = MarketplaceMiddleware(asgi_host, settings=make_settings(standin))
+    sent: list[dict[str, Any]] = []
+
+    async def call() -> None:
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/callback",
+            "root_path": "",
+            "query_string": b"saasus_mw=select",
+            "headers": [(b"content-length", "²".encode())],
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+
+    anyio.run(call)
+    assert sent[0]["status"] == 413
+
+
+def test_a_refused_oversized_body_is_logged(client: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="saasus_mw"):
+        client.post(
+            "/callback?saasus_mw=select",
+            content=b"x" * 10_000,
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+    (record,) = [r for r in caplog.records if r.name == "saasus_mw"]
+    assert record.saasus_mw_error == "body_too_large" and record.saasus_mw_status == 413
