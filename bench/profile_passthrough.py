@@ -43,15 +43,14 @@ class A0Empty:
 
 
 class A1PathTest(A0Empty):
-    """The shipped hot path: one substring test (lifespan scopes have no path)."""
+    """The shipped hot path: the type (lifespan scopes have no path) and one substring test."""
 
     _path = PATH
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if self._path not in scope.get("path", ""):
-            await self.app(scope, receive, send)
-        else:
+        if scope["type"] == "http" and self._path in scope["path"]:
             raise NotImplementedError
+        await self.app(scope, receive, send)
 
 
 class V1TypeEndswith(A0Empty):
@@ -136,7 +135,7 @@ def main() -> None:
     asgi: dict[str, Any] = {
         "no-op app alone": A.noop_app,
         "+ empty async wrapper (frame + await)": A0Empty(A.noop_app),
-        "+ `self._path not in scope.get('path', '')` (= shipped logic)": A1PathTest(A.noop_app),
+        "+ type check and `self._path in scope['path']` (= shipped logic)": A1PathTest(A.noop_app),
         "saasus_mw MarketplaceMiddleware as shipped": asgi_mw,
         "earlier version: type check + endswith + enabled check": V1TypeEndswith(A.noop_app),
     }

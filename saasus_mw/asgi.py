@@ -50,21 +50,22 @@ class MarketplaceMiddleware(Middleware[ASGIApp]):
         return anyio.CapacityLimiter(self.settings.max_threads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The hot path, for every request: one substring test (lifespan scopes
-        # have no path). It stays this small because a coroutine's frame is
-        # allocated on every call: the exact checks live in _intercept.
-        if self._path not in scope.get("path", ""):
-            await self.app(scope, receive, send)
-        else:
+        # The hot path, for every request: the type (lifespan scopes have no path)
+        # and one substring test. It stays this small because a coroutine's frame
+        # is allocated on every call: the exact checks live in _intercept.
+        if scope["type"] == "http" and self._path in scope["path"]:
             await self._intercept(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
     async def _intercept(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An http request whose path contains the callback path: ours, or passed on."""
         path: str = scope["path"]
         root_path: str = scope.get("root_path", "")
         if root_path and path.startswith(root_path):  # servers that include the mount in path
             path = path[len(root_path) :]
         flow, step = self._flow, None
-        if flow is not None and scope["type"] == "http" and path == self._path:
+        if flow is not None and path == self._path:
             step = flow.step(scope["method"], scope["query_string"].decode("latin-1"))
         if flow is None or step is None:
             await self.app(scope, receive, send)
