@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bench.common import Row, Runner, interleave, passthrough_rows, scenario_main
+from bench.common import Row, Runner, interleave, passthrough_plan, passthrough_rows, scenario_main
 from saasus_mw import MarketplaceMiddleware, Settings
 
 SCENARIO = "1 ASGI"
@@ -153,10 +153,7 @@ def run(smoke: bool = False) -> list[Row]:
         # It works: every variant answers the request, and the middleware passes it through.
         statuses = {name: loop.run_until_complete(_status(app, SCOPE)) for name, app in apps.items()}
         works = all(s == 200 for s in statuses.values())
-        if smoke:
-            rounds, warmup, batch, noop_batch = 3, 1, 0.002, 0.001
-        else:
-            rounds, warmup, batch, noop_batch = 101, 5, 0.02, 0.01
+        rounds, warmup, batch, noop_batch = passthrough_plan(smoke)
         host_t = interleave(
             {n: _runner(loop, a, copy_scope=True) for n, a in apps.items()},
             rounds=rounds,

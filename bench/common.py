@@ -333,6 +333,11 @@ def scenario_main(run: Callable[[bool], list[Row]]) -> int:
     return 1 if any(r.ok is False for r in rows) else 0
 
 
+def passthrough_plan(smoke: bool) -> tuple[int, int, float, float]:
+    """(rounds, warm-up rounds, seconds per batch beside the host app, seconds per batch around a no-op)."""
+    return (3, 1, 0.002, 0.001) if smoke else (101, 5, 0.02, 0.01)
+
+
 def passthrough_rows(
     scenario: str,
     host_t: Any,

@@ -29,7 +29,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from bench.asgi_passthrough import bench_settings
-from bench.common import Row, Runner, interleave, passthrough_rows, scenario_main
+from bench.common import Row, Runner, interleave, passthrough_plan, passthrough_rows, scenario_main
 from saasus_mw import MarketplaceWSGIMiddleware
 
 SCENARIO = "2 WSGI"
@@ -138,10 +138,7 @@ def run(smoke: bool = False) -> list[Row]:
     }
     statuses = {name: _status(app, environ) for name, app in apps.items()}
     works = all(s == "200 OK" for s in statuses.values())
-    if smoke:
-        rounds, warmup, batch, noop_batch = 3, 1, 0.002, 0.001
-    else:
-        rounds, warmup, batch, noop_batch = 101, 5, 0.02, 0.01
+    rounds, warmup, batch, noop_batch = passthrough_plan(smoke)
     host_t = interleave(
         {n: _runner(a, environ, copy_environ=True) for n, a in apps.items()},
         rounds=rounds,
