@@ -36,7 +36,7 @@ from werkzeug.http import parse_accept_header
 from .errors import ErrorCode
 from .pages import LANGUAGES, Choice, Failure, Pages, Response
 from .saasus import Credentials, ErrorKind, SaaSus, SaaSusError, Tenant, UserInfo
-from .settings import Settings, _redirect_target
+from .settings import Settings, redirect_target
 from .state import State, StateCodec, StateError, StateTooLarge
 
 __all__ = ["Failure", "Flow", "Linked", "Middleware", "Request", "Step"]
@@ -351,7 +351,7 @@ class Flow:
         try:
             if not isinstance(chosen, str):
                 raise TypeError(f"on_linked returned a {type(chosen).__name__}, not a URL")
-            url = _in_app(request, _redirect_target(chosen))
+            url = _in_app(request, redirect_target(chosen))
             url.encode("latin-1")  # HTTP headers are latin-1: non-ASCII paths must be percent-encoded
         except (TypeError, ValueError) as exc:
             logger.warning("saasus_mw: on_linked returned an unusable URL (%s); using the success URL", exc)

@@ -25,7 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["FIELDS", "ConfigError", "Settings", "parse_fields"]
+__all__ = ["FIELDS", "ConfigError", "Settings", "parse_fields", "redirect_target"]
 
 CONFIG_FILE_VAR = "SAASUS_MW_CONFIG"
 TOML_TABLE = "saasus_mw"
@@ -78,7 +78,7 @@ def _path(value: str) -> str:
     raise ValueError("expected an absolute path such as /callback, without query or trailing slash")
 
 
-def _redirect_target(value: str) -> str:
+def redirect_target(value: str) -> str:
     value = value.strip()
     # A path within this app, or an absolute http(s) URL: never "//host" or
     # "javascript:", which browsers would follow somewhere unintended.
@@ -97,7 +97,7 @@ def _samesite(value: str) -> str:
 
 
 def _optional_redirect_target(value: str) -> str:
-    return _redirect_target(value) if value.strip() else ""
+    return redirect_target(value) if value.strip() else ""
 
 
 def _roles(value: str) -> frozenset[str]:
@@ -168,7 +168,7 @@ FIELDS: dict[str, _Field] = {
     "secret_key_fallbacks": _Field(
         "SAASUS_MW_SECRET_KEY_FALLBACKS", _secret_list, "", "comma-separated older keys still accepted (rotation)"
     ),
-    "success_url": _Field("SAASUS_MW_SUCCESS_URL", _redirect_target, "/", "where the user goes after linking"),
+    "success_url": _Field("SAASUS_MW_SUCCESS_URL", redirect_target, "/", "where the user goes after linking"),
     "cookie_secure": _Field("SAASUS_MW_COOKIE_SECURE", _bool, "true", "`false` only for plain-http local use"),
     "cookie_samesite": _Field(
         "SAASUS_MW_COOKIE_SAMESITE", _samesite, "lax", "`lax`; `strict` breaks the redirect from the SaaSus login"
