@@ -274,7 +274,7 @@ def test_customers_lists_linked_tenants(standin: SaaSusStandIn, client: httpx.Cl
 
 
 def test_unknown_routes_are_404(standin: SaaSusStandIn, client: httpx.Client) -> None:
-    for method, path in (("GET", "/v1/auth/nope"), ("POST", "/v1/auth/credentials"), ("GET", "/x")):
+    for method, path in (("GET", "/v1/auth/nope"), ("PUT", "/v1/auth/credentials"), ("GET", "/x")):
         r = call(client, method, f"{standin.url}{path}")
         assert r.status_code == 404 and r.json()["type"] == "not_found"
     assert {c.endpoint for c in standin.calls} == {"other"}

@@ -30,11 +30,25 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 logger = logging.getLogger("saasus_mw.testing")
 
-ENDPOINTS = ("credentials", "userinfo", "link", "verify", "customers", "login", "other")
+CREATED_CODE_LIFETIME = 10.0  # seconds, as SaaSus documents for CreateAuthCredentials
+
+ENDPOINTS = (
+    "credentials",
+    "create_credentials",
+    "userinfo",
+    "link",
+    "sign_up",
+    "verify",
+    "customers",
+    "login",
+    "other",
+)
 
 # (method, path) -> endpoint name; paths are what SAASUS_BASE_URL (".../v1") is joined with.
 _ROUTES = {
     ("GET", "/v1/auth/credentials"): "credentials",
+    ("POST", "/v1/auth/credentials"): "create_credentials",
+    ("POST", "/v1/auth/aws-marketplace/sign-up-confirm"): "sign_up",
     ("GET", "/v1/auth/userinfo"): "userinfo",
     ("PATCH", "/v1/auth/aws-marketplace/link"): "link",
     ("POST", "/v1/awsmarketplace/registration-token/verify"): "verify",
@@ -141,6 +155,7 @@ class SaaSusStandIn:
         host: str = "127.0.0.1",
         port: int = 0,
         token_size: int = 2048,
+        refresh_token_size: int = 1800,
         clock_skew_minutes: int = 1,
     ) -> None:
         for name, value in (("saas_id", saas_id), ("api_key", api_key), ("secret_key", secret_key)):
@@ -148,18 +163,21 @@ class SaaSusStandIn:
                 raise ValueError(f"{name} must be a non-empty string")
         if not 0 <= port <= 65535:
             raise ValueError(f"port out of range: {port!r}")
-        if token_size < 256:
-            raise ValueError("token_size must be at least 256 bytes")
+        if token_size < 256 or refresh_token_size < 256:
+            raise ValueError("token_size and refresh_token_size must be at least 256 bytes")
         if clock_skew_minutes < 0:
             raise ValueError("clock_skew_minutes must be >= 0")
         self.saas_id, self.api_key, self.secret_key = saas_id, api_key, secret_key
         self.host, self.port = host, port
         self.token_size, self.clock_skew_minutes = token_size, clock_skew_minutes
+        self.refresh_token_size = refresh_token_size
         self.calls: list[Call] = []
-        self.links: list[tuple[str, str, str]] = []
+        self.links: list[tuple[str, str, str]] = []  # (tenant id, user id, registration token)
+        self.created: list[tuple[str, str, str]] = []  # (new tenant id, user id, registration token)
         self._lock = threading.RLock()
         self._users: dict[str, User] = {}
-        self._codes: dict[str, str] = {}  # unused temp code -> user id
+        # unused temp code -> (user id, stored credentials or None, expiry or None)
+        self._codes: dict[str, tuple[str, dict[str, str] | None, float | None]] = {}
         self._tokens: dict[str, tuple[str, str]] = {}  # token -> (user id, "id"|"access"|"refresh")
         self._registration_tokens: dict[str, bool] = {}  # token -> already used
         self._customers: dict[str, dict[str, str]] = {}  # tenant id -> Customer
@@ -226,11 +244,12 @@ class SaaSusStandIn:
             if self._users.get(user.id) is not user:
                 raise ValueError(f"user was not added to this stand-in: {user.email}")
             code = _new_id()
-            self._codes[code] = user.id
+            self._codes[code] = (user.id, None, None)
         return code
 
     def issue_registration_token(self) -> str:
-        token = _new_id()
+        # Opaque, as AWS Marketplace's are: base64 with "+", "/" and "=", not a UUID.
+        token = base64.b64encode(secrets.token_bytes(180)).decode()
         with self._lock:
             self._registration_tokens[token] = False
         return token
@@ -288,6 +307,7 @@ class SaaSusStandIn:
         with self._lock:
             self.calls.clear()
             self.links.clear()
+            self.created.clear()
             self._faults.clear()
 
     # -- request handling (called from server threads) --------------------
@@ -339,15 +359,17 @@ class SaaSusStandIn:
             return _error(401, "invalid_signature", "missing or invalid SAASUSSIGV1 signature")
         handler = {
             "credentials": self._credentials,
+            "create_credentials": self._create_credentials,
             "userinfo": self._userinfo,
             "link": self._link,
+            "sign_up": self._sign_up,
             "verify": self._verify,
             "customers": self._get_customers,
         }[call.endpoint]
         with self._lock:
             return handler(call)
 
-    def _mint(self, user: User, kind: str) -> str:
+    def _mint(self, user: User, kind: str, size: int | None = None) -> str:
         header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "saasus-standin"}).encode())
         claims = {
             "sub": user.id,
@@ -359,7 +381,7 @@ class SaaSusStandIn:
             "pad": "",
         }
         # Real Cognito tokens are large; padding them exercises cookie-size limits.
-        room = (self.token_size - len(header) - 43 - 2) * 3 // 4
+        room = ((size or self.token_size) - len(header) - 43 - 2) * 3 // 4
         # Random, not "xxx": real tokens do not compress, and the cookie-size
         # test must not pass only because zlib shrank the padding to nothing.
         claims["pad"] = secrets.token_urlsafe(room)[: max(0, room - len(json.dumps(claims)))]
@@ -385,15 +407,37 @@ class SaaSusStandIn:
         code = call.query.get("code", [""])[0]
         if not code:
             return _error(400, "invalid_request", "code is required")
-        user_id = self._codes.pop(code, None)  # single use: gone after the first exchange
-        if user_id is None or user_id not in self._users:
-            return _error(404, "not_found", "unknown or already used code")
+        user_id, stored, expires = self._codes.pop(code, ("", None, None))  # single use
+        if user_id not in self._users or (expires is not None and time.monotonic() > expires):
+            return _error(404, "not_found", "unknown, expired or already used code")
+        if stored is not None:  # a code from CreateAuthCredentials: the tokens stored with it
+            return _ok(stored)
         user = self._users[user_id]
-        refresh = secrets.token_urlsafe(48)
-        self._tokens[refresh] = (user.id, "refresh")
         return _ok(
-            {"id_token": self._mint(user, "id"), "access_token": self._mint(user, "access"), "refresh_token": refresh}
+            {
+                "id_token": self._mint(user, "id"),
+                "access_token": self._mint(user, "access"),
+                "refresh_token": self._mint(user, "refresh", self.refresh_token_size),
+            }
         )
+
+    def _create_credentials(self, call: Call) -> _Response:
+        """CreateAuthCredentials: store the tokens, answer a temp code valid for 10 seconds."""
+        param = self._json_fields(call, ("id_token", "access_token"))
+        if param is None:
+            return _error(400, "invalid_request", "expected JSON with id_token and access_token")
+        user = self._user_for(param["id_token"], "id")
+        if user is None or self._user_for(param["access_token"], "access") is not user:
+            return _error(401, "invalid_token", "unknown tokens, or tokens of different users")
+        stored = dict(param)
+        refresh = json.loads(call.body).get("refresh_token")
+        if refresh is not None:
+            if self._user_for(refresh, "refresh") is not user:
+                return _error(401, "invalid_token", "unknown refresh token")
+            stored["refresh_token"] = refresh
+        code = _new_id()
+        self._codes[code] = (user.id, stored, time.monotonic() + CREATED_CODE_LIFETIME)
+        return _Response(201, json.dumps({"code": code}).encode())
 
     def _userinfo(self, call: Call) -> _Response:
         user = self._user_for(call.query.get("token", [""])[0], "id")
@@ -440,6 +484,32 @@ class SaaSusStandIn:
         self.links.append((param["tenant_id"], user.id, param["registration_token"]))
         self.link_customer(param["tenant_id"])
         return _Response(200)
+
+    def _sign_up(self, call: Call) -> _Response:
+        """ConfirmSignUpWithAwsMarketplace: a new tenant, the user in it, linked to the purchase."""
+        param = self._json_fields(call, ("tenant_name", "access_token", "registration_token"))
+        if param is None:
+            return _error(400, "invalid_request", "expected JSON with tenant_name, access_token, registration_token")
+        user = self._user_for(param["access_token"], "access")
+        if user is None:
+            return _error(401, "invalid_token", "unknown access token")
+        if not param["tenant_name"].strip():
+            return _error(400, "invalid_request", "tenant_name is required")
+        if self._registration_tokens.get(param["registration_token"]) is not False:
+            return _error(400, "invalid_registration_token", "unknown or already used registration token")
+        self._registration_tokens[param["registration_token"]] = True
+        tenant = Tenant(param["tenant_name"])
+        user.tenants.append(tenant)
+        self.link_customer(tenant.id)
+        self.created.append((tenant.id, user.id, param["registration_token"]))
+        body = {
+            "id": tenant.id,
+            "name": tenant.name,
+            "attributes": {},
+            "back_office_staff_email": "staff@example.com",
+            "plan_histories": [],
+        }
+        return _Response(201, json.dumps(body, ensure_ascii=False).encode())
 
     def _verify(self, call: Call) -> _Response:
         param = self._json_fields(call, ("registration_token",))
