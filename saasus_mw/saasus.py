@@ -54,6 +54,10 @@ with warnings.catch_warnings():
     from saasus_sdk_python.src.auth.api_client import ApiClient as AuthApiClient
     from saasus_sdk_python.src.auth.configuration import Configuration as AuthConfiguration
     from saasus_sdk_python.src.auth.exceptions import ApiException as AuthApiException
+    from saasus_sdk_python.src.auth.models.confirm_sign_up_with_aws_marketplace_param import (
+        ConfirmSignUpWithAwsMarketplaceParam,
+    )
+    from saasus_sdk_python.src.auth.models.credentials import Credentials as CredentialsParam
     from saasus_sdk_python.src.auth.models.link_aws_marketplace_param import LinkAwsMarketplaceParam
     from saasus_sdk_python.src.awsmarketplace.api.aws_marketplace_api import AwsMarketplaceApi
     from saasus_sdk_python.src.awsmarketplace.api_client import ApiClient as MarketplaceApiClient
@@ -63,7 +67,7 @@ with warnings.catch_warnings():
         VerifyRegistrationTokenParam,
     )
 
-__all__ = ["Credentials", "ErrorKind", "SaaSus", "SaaSusError", "Tenant", "UserInfo"]
+__all__ = ["Created", "Credentials", "ErrorKind", "SaaSus", "SaaSusError", "Tenant", "UserInfo"]
 
 _T = TypeVar("_T")
 _API_EXCEPTIONS = (AuthApiException, MarketplaceApiException)
@@ -105,6 +109,14 @@ class Tenant:
     completed_sign_up: bool
     plan_id: str | None
     roles: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Created:
+    """The tenant ConfirmSignUpWithAwsMarketplace created for a purchase."""
+
+    id: str
+    name: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -277,6 +289,50 @@ class SaaSus:
             customers = _call(api.get_customers, tenant_ids=tenant_ids[start : start + _IDS_PER_CALL])
             linked.update(c.tenant_id for c in customers.customers)
         return linked
+
+    def create_auth_credentials(self, credentials: Credentials) -> str:
+        """``POST /auth/credentials`` (CreateAuthCredentials): a fresh temp code, valid 10 s.
+
+        The app's own sign-in exchanges it exactly like a code from the SaaSus login.
+        """
+        body = CredentialsParam(
+            id_token=credentials.id_token,
+            access_token=credentials.access_token,
+            refresh_token=credentials.refresh_token or None,
+        )
+        api = CredentialApi(self._auth)
+        answer = _call(api.create_auth_credentials_with_http_info, body=body, _preload_content=False)
+        return _call(lambda: _text(json.loads(answer.raw_data)["code"]))
+
+    def sign_up(self, tenant_name: str, access_token: str, registration_token: str) -> Created:
+        """``POST /auth/aws-marketplace/sign-up-confirm``: a new tenant, already linked to the purchase."""
+        param = ConfirmSignUpWithAwsMarketplaceParam(
+            tenant_name=tenant_name, access_token=access_token, registration_token=registration_token
+        )
+        api = SaasUserApi(self._auth)
+        answer = _call(api.confirm_sign_up_with_aws_marketplace_with_http_info, param, _preload_content=False)
+        # Only the id and name are read: the Tenant model's other required fields
+        # (billing, plan history) are none of our business and must not fail a purchase.
+        tenant = _call(lambda: json.loads(answer.raw_data))
+        return _call(lambda: Created(id=_text(tenant["id"]), name=_text(tenant["name"])))
+
+    def settle(self, *calls: Callable[[], Any]) -> list[Any]:
+        """Run independent calls of one step; each one's result, or the SaaSusError it raised, in order."""
+        results: list[Any] = []
+        for call in calls:
+            try:
+                results.append(call())
+            except SaaSusError as exc:
+                results.append(exc)
+        return results
+
+    def together(self, *calls: Callable[[], Any]) -> list[Any]:
+        """Run independent calls of one step; their results in order, or the first failure raised."""
+        results = self.settle(*calls)
+        for result in results:
+            if isinstance(result, SaaSusError):
+                raise result
+        return results
 
     def close(self) -> None:
         self._auth.rest_client.pool_manager.clear()
