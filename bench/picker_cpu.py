@@ -91,6 +91,14 @@ class PrebuiltSaaSus:
     def registration_token_is_unused(self, registration_token: str) -> bool:
         return True
 
+    def create_auth_credentials(self, credentials: Credentials) -> str:
+        return str(uuid.uuid4())
+
+    def settle(self, *calls: Any) -> list[Any]:
+        return [call() for call in calls]
+
+    together = settle
+
 
 _REQUEST_FIELDS = {f.name for f in dataclasses.fields(Request)}
 
@@ -113,7 +121,7 @@ def settings(base_url: str = "http://127.0.0.1:9/v1") -> Settings:
 
 def _cpu(flow: Flow, request: Request) -> tuple[Step | None, float, Response | None]:
     """(step, CPU seconds of ``flow.handle``, response); the routing itself is not timed."""
-    step = flow.step(request.method, request.query_string)
+    step = flow.step(request)
     if step is None:
         return None, 0.0, None
     start = time.process_time()

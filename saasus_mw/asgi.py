@@ -64,13 +64,10 @@ class MarketplaceMiddleware(Middleware[ASGIApp]):
         root_path: str = scope.get("root_path", "")
         if root_path and path.startswith(root_path):  # servers that include the mount in path
             path = path[len(root_path) :]
-        flow, step = self._flow, None
-        if flow is not None and path == self._path:
-            step = flow.step(scope["method"], scope["query_string"].decode("latin-1"))
-        if flow is None or step is None:
+        flow = self._flow
+        if flow is None or path != self._path:
             await self.app(scope, receive, send)
             return
-
         headers: dict[str, str] = {}
         for key, value in scope["headers"]:
             name = key.decode("latin-1").lower()
@@ -78,24 +75,32 @@ class MarketplaceMiddleware(Middleware[ASGIApp]):
                 # HTTP/2 may split Cookie into several fields.
                 text = value.decode("latin-1")
                 headers[name] = f"{headers[name]}; {text}" if name in headers else text
-        request = Request(
-            method=scope["method"],
-            root_path=root_path,
-            query_string=scope["query_string"].decode("latin-1"),
-            cookie=headers.get("cookie"),
-            content_type=headers.get("content-type"),
-            host=headers.get("host"),
-            origin=headers.get("origin"),
-            sec_fetch_site=headers.get("sec-fetch-site"),
-            accept_language=headers.get("accept-language"),
+        request = Request.build(
+            scope["method"],
+            root_path,
+            scope["query_string"].decode("latin-1"),
+            scope.get("scheme", "http"),
+            headers.get,
         )
+        step = flow.step(request)
+        if step is None:
+            await self.app(scope, receive, send)
+            return
         if step is Step.LINK:
             body = await _read_body(receive, headers.get("content-length"), flow.max_body)
             if body is None:
                 await _send(send, flow.too_large(request))
                 return
             request = dataclasses.replace(request, body=body)
-        response = await anyio.to_thread.run_sync(flow.handle, step, request, limiter=self._limiter)
+        waited = 0.0
+        while True:
+            response = await anyio.to_thread.run_sync(flow.handle, step, request, waited, limiter=self._limiter)
+            if not response.wait:
+                break
+            # Another request is completing this purchase: wait here, on the event
+            # loop, holding no worker thread, and look again.
+            await anyio.sleep(response.wait)
+            waited += response.wait
         await _send(send, response)
 
 

@@ -23,7 +23,8 @@ class ErrorCode(str, enum.Enum):
     TENANT_NOT_ALLOWED = "tenant_not_allowed"  # not one of the tenants offered to this user
     TENANT_ALREADY_LINKED = "tenant_already_linked"  # linked to another Marketplace purchase
     NO_TENANTS = "no_tenants"
-    LINK_REJECTED = "link_rejected"  # SaaSus refused the link (e.g. token already used)
+    LINK_REJECTED = "link_rejected"  # SaaSus refused the link or the new tenant (e.g. token already used)
+    IN_PROGRESS = "in_progress"  # another request is completing this purchase right now
     SAASUS_TIMEOUT = "saasus_timeout"
     SAASUS_UNAVAILABLE = "saasus_unavailable"  # 5xx, refused connection, malformed answer
     INTERNAL = "internal"  # a bug of ours: logged with its traceback, shown as a page

@@ -1,43 +1,44 @@
-"""The core: every decision of the marketplace journey, with no web framework inside.
+"""The router of the journey: which step a request is and what each step answers.
 
-The adapters hand in request facts and send back the :class:`~saasus_mw.pages.Response`.
-The journey, on the configured callback path:
+No web framework inside: the adapters build a :class:`Request` and send back the
+:class:`~saasus_mw.pages.Response`. On the configured callback path:
 
-1. ``GET /callback?code=…&registration_token=…`` (from the SaaSus login):
-   exchange the code, fetch the user, store the state cookie and redirect (303)
+1. ``GET /callback?code=…&registration_token=…`` (from the SaaSus login): check the
+   token and exchange the code (at once), store the encrypted state, redirect (303)
    to ``/callback?saasus_mw=select`` so the address bar forgets the tokens.
-2. ``GET /callback?saasus_mw=select``: the tenant picker (re-fetches the tenants
-   with the ID token from the state; reloading shows it again until the state expires).
-3. ``POST /callback?saasus_mw=select``: check state, CSRF token and tenant, call
-   LinkAwsMarketplace, clear the state and redirect (303) to the success URL.
+2. ``GET /callback?saasus_mw=select``: the tenant picker.
+3. ``POST /callback?saasus_mw=select``: check state, CSRF token and choice, complete
+   the purchase (:mod:`saasus_mw.completion`), then hand the buyer to the app's own
+   sign-in with a fresh code, or to the success URL.
 
-Anything else on that path (a normal login callback) is passed through.
+Anything else on that path is the app's: passed through, or, when the sign-in URL is
+elsewhere (an SPA), forwarded there with its query string.
 """
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import dataclasses
 import enum
-import hashlib
+import functools
 import hmac
+import ipaddress
 import logging
 import re
-import threading
 import time
-from collections.abc import Callable, Iterator
+import unicodedata
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
+from .completion import Completed, Completion, PurchaseGuard, Refused, SessionOver, Unanswered
 from .errors import ErrorCode
 from .pages import LANGUAGES, Choice, Failure, Pages, Response
 from .saasus import Credentials, ErrorKind, SaaSus, SaaSusError, Tenant, UserInfo
-from .settings import Settings, redirect_target
-from .state import State, StateCodec, StateError, StateTooLarge
+from .settings import Settings, origin_of, redirect_target
+from .state import State, StateCodec, StateError, StateTooLarge, purchase_digest
 
 __all__ = ["Failure", "Flow", "Linked", "Middleware", "Request", "Step"]
 
@@ -47,18 +48,30 @@ logger = logging.getLogger("saasus_mw")
 
 STEP_PARAM = "saasus_mw"
 STEP_VALUE = "select"
-MAX_BODY = 4096  # the picker form is well under 200 bytes
+MAX_BODY = 4096  # the picker form is well under 600 bytes
+# Our own query strings are short (a 1,024-character registration token at most):
+# anything longer is not ours to parse, so hostile input costs no more than a small one.
+MAX_QUERY = 4096
+MAX_FIELDS = 16
+MAX_ACCEPT_LANGUAGE = 256
+MAX_TENANT_NAME = 100
+WAIT_STEP = 0.05  # seconds between looks at a purchase another request is completing
 _UUID = re.compile(r"\A[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+# The spec types registration_token as a plain string: any printable ASCII without spaces.
+_TOKEN = re.compile(r"\A[\x21-\x7e]{1,1024}\Z")
 _FORM_TYPE = "application/x-www-form-urlencoded"
+# Kept as is when a query string is forwarded; anything else is percent-encoded.
+_QUERY_SAFE = "!$&'()*+,/:;=?@[]~%-._"
 
 
 @dataclasses.dataclass(frozen=True)
 class Linked:
-    """What ``on_linked`` receives once SaaSus has linked the purchase.
+    """What ``on_linked`` receives once the purchase has a tenant.
 
-    ``credentials`` holds the user's ID and access tokens (hidden from reprs) so the
-    host can sign the user in; return a URL to send the user there instead of the
-    success URL.
+    ``created`` is True when the tenant was made for this purchase (the picker's
+    "A new account"). ``credentials`` holds the user's ID, access and refresh
+    tokens (hidden from reprs); return a URL to send the user there instead of the
+    success URL or the sign-in hand-off.
     """
 
     tenant_id: str
@@ -67,18 +80,14 @@ class Linked:
     email: str
     registration_token_hash: str  # SHA-256 hex of the registration token: matches saasus_mw_journey
     credentials: Credentials
-
-
-class _Linked(enum.Enum):
-    NO = "no"
-    BY_THIS_PURCHASE = "by_this_purchase"
-    BY_ANOTHER = "by_another"
+    created: bool = False
 
 
 class Step(enum.Enum):
     START = "start"
     PICKER = "picker"
     LINK = "link"
+    FORWARD = "forward"
     NOT_ALLOWED = "not_allowed"
 
 
@@ -97,7 +106,39 @@ class Request:
     origin: str | None = None
     sec_fetch_site: str | None = None
     accept_language: str | None = None
+    scheme: str = "https"
     body: bytes = dataclasses.field(default=b"", repr=False)
+
+    @classmethod
+    def build(
+        cls, method: str, root_path: str, query_string: str, scheme: str, header: Callable[[str], str | None]
+    ) -> Request:
+        """The one construction both adapters use; ``header(name)`` reads a request header."""
+        # A prefix from a proxy header ("X-Forwarded-Prefix: //evil.example") must
+        # never make a Location protocol-relative: it is a path on this site.
+        if root_path.startswith("//") or "\\" in root_path or not root_path.isprintable():
+            root_path = "/" + root_path.replace("\\", "/").lstrip("/") if root_path.isprintable() else ""
+        return cls(
+            method=method,
+            root_path=root_path.rstrip("/"),
+            query_string=query_string,
+            cookie=header("cookie"),
+            content_type=header("content-type"),
+            host=header("host"),
+            origin=header("origin"),
+            sec_fetch_site=header("sec-fetch-site"),
+            accept_language=header("accept-language"),
+            scheme=scheme,
+        )
+
+    @functools.cached_property
+    def query(self) -> dict[str, list[str]]:
+        """The query, parsed once; empty when it is too long to be one of ours."""
+        return _parse(self.query_string)
+
+    @functools.cached_property
+    def form(self) -> dict[str, list[str]]:
+        return _parse(self.body.decode("latin-1"))
 
 
 _STATE_ERRORS = {
@@ -131,35 +172,52 @@ class Flow:
             samesite=settings.cookie_samesite,
         )
         self._pages = Pages(settings)
-        self._guard = _LinkGuard(settings.state_ttl)
+        self._completion = Completion(self._saasus, eligible=lambda t: not self._ineligible(t, set()))
+        self._guard = PurchaseGuard(settings.state_ttl)
+        # SPA + API: the sign-in page is elsewhere, so ordinary logins on the callback go there.
+        self._forwarding = bool(settings.signin_url) and settings.signin_url != settings.callback_path
+        self._origins = {origin_of(u) for u in (settings.success_url, settings.signin_url)} - {""}
+        self.wait_limit = settings.timeout  # how long a POST waits for another one of its purchase
 
     # -- routing -----------------------------------------------------------
 
-    def step(self, method: str, query_string: str) -> Step | None:
+    def step(self, request: Request) -> Step | None:
         """Which step a request on the callback path is, or None to pass it through."""
-        if "registration_token" not in query_string and STEP_PARAM not in query_string:
-            return None  # cheap pre-check: an ordinary login callback
-        query = _parse(query_string)
-        if "registration_token" in query:
-            return Step.START if method in ("GET", "HEAD") else Step.NOT_ALLOWED
-        if query.get(STEP_PARAM) == [STEP_VALUE]:
-            if method in ("GET", "HEAD"):
-                return Step.PICKER
-            return Step.LINK if method == "POST" else Step.NOT_ALLOWED
+        query_string, method = request.query_string, request.method
+        if "registration_token" in query_string or STEP_PARAM in query_string:  # cheap pre-check
+            query = request.query
+            if "registration_token" in query:
+                return Step.START if method in ("GET", "HEAD") else Step.NOT_ALLOWED
+            if query.get(STEP_PARAM) == [STEP_VALUE]:
+                if method in ("GET", "HEAD"):
+                    return Step.PICKER
+                return Step.LINK if method == "POST" else Step.NOT_ALLOWED
+        if self._forwarding and method in ("GET", "HEAD"):
+            return Step.FORWARD
         return None
 
-    def handle(self, step: Step, request: Request) -> Response:
-        """Run one step and log one line about it. Never raises: every failure becomes a page."""
+    def handle(self, step: Step, request: Request, waited: float = 0.0) -> Response:
+        """Run one step and log one line about it. Never raises: every failure becomes a page.
+
+        A POST whose purchase another request is completing gets a response with
+        ``wait`` set: the adapter waits that long, outside any worker thread, and
+        calls again with the time ``waited`` so far.
+        """
         started = time.perf_counter()
         state: State | None = None
         try:
             if step is Step.START:
                 response = self._start(request)
+            elif step is Step.FORWARD:
+                response = self._pages.redirect(_join(self._signin_url(request), _safe_query(request.query_string)))
             elif step is Step.NOT_ALLOWED:
                 response = self._fail(ErrorCode.METHOD_NOT_ALLOWED, request, allow="GET, HEAD, POST")
             else:
                 state = self._codec.decode(request.cookie)
-                response = self._picker(request, state) if step is Step.PICKER else self._link(request, state)
+                if step is Step.PICKER:
+                    response = self._picker(request, state)
+                else:
+                    response = self._complete(request, state, waited)
         except StateError as exc:
             response = self._state_error(exc, step, request)
         except SaaSusError as exc:
@@ -167,8 +225,220 @@ class Flow:
         except Exception:  # the last line of defence: a page, never a bare 500
             logger.exception("saasus_mw: unexpected error in step %s", step.value)
             response = self._fail(ErrorCode.INTERNAL, request, retry=True)
-        self._report(step, request, state, response, time.perf_counter() - started)
+        if not response.wait:
+            self._report(step, request, state, response, time.perf_counter() - started)
         return response
+
+    def too_large(self, request: Request) -> Response:
+        """The answer to a link POST whose body is over ``max_body`` (the adapters do not read it)."""
+        response = self._fail(ErrorCode.BODY_TOO_LARGE, request, retry=True)
+        self._report(Step.LINK, request, None, response, 0.0)
+        return response
+
+    # -- steps ---------------------------------------------------------------
+
+    def _start(self, request: Request) -> Response:
+        codes, tokens = request.query.get("code", []), request.query.get("registration_token", [])
+        if len(codes) != 1 or len(tokens) != 1 or not _UUID.match(codes[0]) or not _TOKEN.match(tokens[0]):
+            return self._fail(ErrorCode.BAD_REQUEST, request)
+        if request.method == "HEAD":
+            # Link previewers and probes: the single-use code must survive them.
+            return self._pages.empty()
+        code, registration_token = codes[0], tokens[0]
+        self._warn_if_insecure(request)
+        # Back button or reload of the callback URL after we already took the
+        # code: the state we minted still holds everything, so go on from it.
+        try:
+            if self._codec.decode(request.cookie).registration_token == registration_token:
+                return self._pages.redirect(self._picker_url(request))
+        except StateError:
+            pass
+        if self._codec.is_done(request.cookie, registration_token):
+            return self._linked_page(request)
+
+        # Both at once: nothing else is needed before the redirect.
+        unused, credentials = self._saasus.settle(
+            lambda: self._saasus.registration_token_is_unused(registration_token),
+            lambda: self._saasus.exchange_code(code),
+        )
+        if unused is False:  # a used or unknown token would only fail at the very end: say so now
+            return self._fail(ErrorCode.REGISTRATION_INVALID, request)
+        if isinstance(credentials, SaaSusError):
+            if credentials.kind is ErrorKind.REJECTED:
+                return self._fail(ErrorCode.CODE_REJECTED, request)
+            raise credentials
+        # When the token check went unanswered the picker checks it again.
+        state = State(
+            registration_token=registration_token,
+            access_token=credentials.access_token,
+            id_token=credentials.id_token,
+            refresh_token=credentials.refresh_token or "",
+        )
+        try:
+            cookies = self._codec.encode(state, self._callback_url(request))
+        except StateTooLarge:
+            return self._fail(ErrorCode.STATE_TOO_LARGE, request)
+        return self._pages.redirect(self._picker_url(request), cookies)
+
+    def _picker(self, request: Request, state: State) -> Response:
+        if request.method == "HEAD":
+            return self._pages.empty()
+        done = self._guard.completed(state.journey)
+        if done is not None:  # completed by another request of this browser (a double click)
+            return self._finish(request, state, done, first=False)
+        user = self._user(state, request)
+        if isinstance(user, Response):
+            return user
+        linked, unused = self._saasus.together(
+            lambda: self._saasus.linked_tenants([t.id for t in user.tenants]),
+            lambda: self._saasus.registration_token_is_unused(state.registration_token),
+        )
+        # An attempt whose answer was lost may have spent the token: its next POST confirms.
+        if not unused and not (state.attempted_tenant or state.attempted_name):
+            return self._fail(ErrorCode.REGISTRATION_INVALID, request)
+        # The tenant of our own lost attempt stays selectable: the POST confirms it.
+        linked.discard(state.attempted_tenant)
+        language = self._language(request)
+        text = self._pages.text(language)
+        choices = [
+            Choice(t.id, t.name, t.plan_id, t.roles, _detail(t, text), text[reason] if reason else "")
+            for t in sorted(user.tenants, key=lambda t: (t.name.casefold(), t.id))
+            for reason in [self._ineligible(t, linked)]
+        ]
+        if all(c.reason for c in choices) and not self.settings.allow_new_tenant:
+            return self._fail(
+                ErrorCode.NO_TENANTS,
+                request,
+                signup_url=self._signup_url(request),
+                reason=_no_tenant_reason(choices, text),
+                journey=state.journey[:16],
+            )
+        return self._pages.picker(
+            email=user.email,
+            choices=choices,
+            csrf_token=state.csrf_token,
+            language=language,
+            preselect=state.attempted_tenant,
+            new_tenant=self.settings.allow_new_tenant,
+            new_tenant_name=state.attempted_name,
+        )
+
+    def _complete(self, request: Request, state: State, waited: float) -> Response:
+        # Second lines behind the token: browsers say where a POST came from.
+        if request.sec_fetch_site not in (None, "same-origin", "none") or not _same_origin(request):
+            return self._fail(ErrorCode.CSRF_FAILED, request, retry=True)
+        if (request.content_type or "").split(";")[0].strip().lower() != _FORM_TYPE:
+            return self._fail(ErrorCode.BAD_REQUEST, request, retry=True)
+        form = request.form
+        csrf = form.get("csrf_token", [""])
+        if len(csrf) != 1 or not hmac.compare_digest(csrf[0].encode(), state.csrf_token.encode()):
+            return self._fail(ErrorCode.CSRF_FAILED, request, retry=True)
+        tenant_ids, names = form.get("tenant_id", [""]), form.get("new_tenant_name", [])
+        if len(tenant_ids) != 1 or len(names) > 1 or (tenant_ids[0] and names and names[0].strip()):
+            return self._fail(ErrorCode.BAD_REQUEST, request, retry=True)  # one choice, never both
+        tenant_id, new = tenant_ids[0], names[0] if names else None
+        if not tenant_id and new is None:
+            return self._fail(ErrorCode.BAD_REQUEST, request, retry=True)
+        if not tenant_id:
+            if not self.settings.allow_new_tenant:  # refused before any SaaSus call: nothing is created
+                return self._fail(ErrorCode.TENANT_NOT_ALLOWED, request, retry=True)
+            problem = _name_problem(new or "")
+            if problem:
+                page = self._pages.name_problem(
+                    csrf_token=state.csrf_token, language=self._language(request), name=new or "", problem=problem
+                )
+                failure = Failure(code=ErrorCode.BAD_REQUEST, status=page.status, step="")
+                return dataclasses.replace(page, failure=failure)
+
+        # One request per purchase at a time: a double click's second POST waits
+        # for the first (outside any worker thread) and then finds it completed.
+        if not self._guard.enter(state.journey):
+            if waited < self.wait_limit:
+                return Response(0, [], wait=WAIT_STEP)
+            return self._fail(ErrorCode.IN_PROGRESS, request, retry=True)
+        try:
+            done = self._guard.completed(state.journey)
+            if done is not None:
+                return self._finish(request, state, done, first=False)
+            try:
+                result = (
+                    self._completion.link(state, tenant_id)
+                    if tenant_id
+                    else self._completion.create(state, (new or "").strip())
+                )
+            except SessionOver:
+                return self._fail(ErrorCode.STATE_EXPIRED, request)
+            except Unanswered as lost:
+                # SaaSus may have acted: the state remembers the attempt, so that
+                # "Try again" confirms it rather than acting twice or dead-ending.
+                response = self._unavailable(lost.error, request)
+                cookies = self._codec.encode(lost.state, self._callback_url(request))
+                return dataclasses.replace(response, headers=[*response.headers, *(("set-cookie", c) for c in cookies)])
+            if isinstance(result, Refused):
+                return self._fail(result.code, request, retry=True, saasus_error=result.error)
+            self._guard.complete(state.journey, result)
+        finally:
+            self._guard.leave(state.journey)
+        return self._finish(request, state, result, first=True)
+
+    def _finish(self, request: Request, state: State, done: Completed, *, first: bool) -> Response:
+        """The purchase has its tenant: on to on_linked's URL, the success URL, or signed in."""
+        event = ("created" if done.created else "linked") if first else "already linked"
+        log = {"saasus_mw_event": event, "saasus_mw_tenant_id": done.tenant_id}
+        path = self._callback_url(request)
+        cookies = [*self._codec.clear(path), self._codec.done(path, state.registration_token)]
+        credentials = Credentials(state.id_token, state.access_token, state.refresh_token or None)
+        destination = ""
+        if first and self._on_linked is not None and done.user is not None:
+            log["saasus_mw_user_id"] = done.user.id
+            destination = self._hook(request, done, done.user, state, credentials)
+        if not destination and self.settings.success_url:
+            destination = _in_app(request, self.settings.success_url)
+        if not destination:
+            try:
+                code = self._saasus.create_auth_credentials(credentials)
+            except SaaSusError as exc:
+                # Linked all the same: never shown as a failed purchase.
+                logger.warning("saasus_mw: the purchase is linked, but the sign-in hand-off failed (%s)", exc)
+                page = self._pages.handoff_failed(self._continue_url(request), language=self._language(request))
+                headers = [*page.headers, *(("set-cookie", c) for c in cookies)]
+                return dataclasses.replace(page, headers=headers, log={**log, "saasus_mw_handoff": "failed"})
+            destination = _join(self._signin_url(request), "code=" + quote(code, safe=""))
+        return dataclasses.replace(self._pages.redirect(destination, cookies), log=log)
+
+    def _hook(self, request: Request, done: Completed, user: UserInfo, state: State, credentials: Credentials) -> str:
+        """on_linked's URL if it is one we may redirect to, else "" (logged)."""
+        assert self._on_linked is not None  # noqa: S101 - checked by the caller
+        result = Linked(
+            tenant_id=done.tenant_id,
+            tenant_name=done.tenant_name,
+            user_id=user.id,
+            email=user.email,
+            registration_token_hash=purchase_digest(state.registration_token),
+            credentials=credentials,
+            created=done.created,
+        )
+        try:
+            chosen = self._on_linked(result)
+        except Exception:  # the purchase is linked: a broken hook must not hide that
+            logger.exception("saasus_mw: on_linked hook raised")
+            return ""
+        if not chosen:
+            return ""
+        try:
+            if not isinstance(chosen, str):
+                raise TypeError(f"on_linked returned a {type(chosen).__name__}, not a URL")
+            url = redirect_target(chosen)
+            if origin_of(url) and origin_of(url) not in self._origins:
+                raise ValueError("an absolute URL must be on the success URL's or the sign-in URL's origin")
+            url = _in_app(request, url)
+            url.encode("latin-1")  # HTTP headers are latin-1: non-ASCII paths must be percent-encoded
+        except (TypeError, ValueError) as exc:
+            logger.warning("saasus_mw: on_linked returned an unusable URL (%s); using the success URL", exc)
+            return ""
+        return url
+
+    # -- helpers ---------------------------------------------------------------
 
     def _state_error(self, exc: StateError, step: Step, request: Request) -> Response:
         if exc.reason == "missing" and step is not Step.START and self._codec.is_done(request.cookie):
@@ -181,14 +451,14 @@ class Flow:
         if state is not None:
             token = state.registration_token
         else:
-            tokens = _parse(request.query_string).get("registration_token", []) if step is Step.START else []
+            tokens = request.query.get("registration_token", []) if step is Step.START else []
             token = tokens[0] if len(tokens) == 1 else ""
         fields = {
             "saasus_mw_step": step.value,
             "saasus_mw_status": response.status,
             "saasus_mw_duration_ms": round(seconds * 1000, 1),
             # A digest, never the token: enough to follow one purchase through the logs.
-            "saasus_mw_journey": _digest(token)[:16] if token else "",
+            "saasus_mw_journey": purchase_digest(token)[:16] if token else "",
             **response.log,
         }
         failure = response.failure
@@ -205,208 +475,26 @@ class Flow:
             except Exception:  # a broken hook must not break the page
                 logger.exception("saasus_mw: on_error hook raised")
 
-    def too_large(self, request: Request) -> Response:
-        """The answer to a link POST whose body is over ``max_body`` (the adapters do not read it)."""
-        response = self._fail(ErrorCode.BODY_TOO_LARGE, request, retry=True)
-        self._report(Step.LINK, request, None, response, 0.0)
-        return response
-
     def _unavailable(self, exc: SaaSusError, request: Request) -> Response:
         """SaaSus failed in a way a later try may not: a retry page."""
         code = ErrorCode.SAASUS_TIMEOUT if exc.kind is ErrorKind.TIMEOUT else ErrorCode.SAASUS_UNAVAILABLE
         return self._fail(code, request, retry=True, saasus_error=exc)
 
-    # -- steps ---------------------------------------------------------------
-
-    def _start(self, request: Request) -> Response:
-        query = _parse(request.query_string)
-        codes, tokens = query.get("code", []), query.get("registration_token", [])
-        if len(codes) != 1 or len(tokens) != 1 or not _UUID.match(codes[0]) or not _UUID.match(tokens[0]):
-            return self._fail(ErrorCode.BAD_REQUEST, request)
-        if request.method == "HEAD":
-            # Link previewers and probes: the single-use code must survive them.
-            return self._pages.empty()
-        code, registration_token = codes[0], tokens[0]
-
-        # Back button or reload of the callback URL after we already took the
-        # code: the state we minted still holds everything, so go on from it.
-        try:
-            if self._codec.decode(request.cookie).registration_token == registration_token:
-                return self._pages.redirect(self._picker_url(request))
-        except StateError:
-            pass
-
-        # A used or unknown registration token would only fail at the very end:
-        # say so now, before the buyer chooses anything.
-        if not self._saasus.registration_token_is_unused(registration_token):
-            if self._codec.is_done(request.cookie):
-                return self._linked_page(request)
-            return self._fail(ErrorCode.REGISTRATION_INVALID, request)
-        try:
-            credentials = self._saasus.exchange_code(code)
-        except SaaSusError as exc:
-            if exc.kind is ErrorKind.REJECTED:
-                return self._fail(ErrorCode.CODE_REJECTED, request)
-            raise
-        user = self._saasus.user_info(credentials.id_token)
-        state = State(
-            user_id=user.id,
-            registration_token=registration_token,
-            access_token=credentials.access_token,
-            id_token=credentials.id_token,
-        )
-        try:
-            cookies = self._codec.encode(state, self._callback_url(request))
-        except StateTooLarge:
-            return self._fail(ErrorCode.STATE_TOO_LARGE, request)
-        return self._pages.redirect(self._picker_url(request), cookies)
-
-    def _picker(self, request: Request, state: State) -> Response:
-        if request.method == "HEAD":
-            return self._pages.empty()
-        user = self._user(state, request)
-        if isinstance(user, Response):
-            return user
-        language = self._language(request)
-        # A tenant our own lost link attempt may have linked stays selectable: the
-        # next POST confirms it with SaaSus instead of showing a dead end.
-        linked = self._saasus.linked_tenants([t.id for t in user.tenants]) - {state.pending_tenant}
-        text = self._pages.text(language)
-        choices = [
-            Choice(t.id, t.name, t.plan_id, t.roles, _detail(t, text), text[reason] if reason else "")
-            for t in sorted(user.tenants, key=lambda t: (t.name.casefold(), t.id))
-            for reason in [self._ineligible(t, linked)]
-        ]
-        if not any(not c.reason for c in choices):
-            return self._fail(ErrorCode.NO_TENANTS, request, signup_url=self._signup_url(request))
-        return self._pages.picker(
-            email=user.email,
-            choices=choices,
-            csrf_token=state.csrf_token,
-            language=language,
-            preselect=state.pending_tenant,
-        )
-
-    def _link(self, request: Request, state: State) -> Response:
-        # Second lines behind the token: browsers say where a POST came from.
-        if request.sec_fetch_site not in (None, "same-origin", "none") or not _same_origin(request):
-            return self._fail(ErrorCode.CSRF_FAILED, request, retry=True)
-        if (request.content_type or "").split(";")[0].strip().lower() != _FORM_TYPE:
-            return self._fail(ErrorCode.BAD_REQUEST, request, retry=True)
-        form = _parse(request.body.decode("latin-1"))
-        csrf = form.get("csrf_token", [""])
-        if len(csrf) != 1 or not hmac.compare_digest(csrf[0].encode(), state.csrf_token.encode()):
-            return self._fail(ErrorCode.CSRF_FAILED, request, retry=True)
-        tenant_ids = form.get("tenant_id", [])
-        if len(tenant_ids) != 1 or not tenant_ids[0]:
-            return self._fail(ErrorCode.BAD_REQUEST, request, retry=True)
-        tenant_id = tenant_ids[0]
-
-        user = self._user(state, request)
-        if isinstance(user, Response):
-            return user
-        tenant = next((t for t in user.tenants if t.id == tenant_id), None)
-        # Whether it is already linked is checked with SaaSus right before linking.
-        if tenant is None or self._ineligible(tenant, linked=set()):
-            return self._fail(ErrorCode.TENANT_NOT_ALLOWED, request, retry=True)
-
-        # A double-click sends two POSTs: the second waits for the first and
-        # never calls SaaSus again once the first has linked.
-        with self._guard.attempt(state.registration_token) as already_linked:
-            if already_linked:
-                return self._linked(request, self._success_url(request), event="already linked")
-            try:
-                failure = self._link_once(state, tenant_id, request)
-            except SaaSusError as exc:
-                # SaaSus may have linked before the answer was lost: remember the
-                # tenant, so that "Try again" can confirm rather than dead-end.
-                response = self._unavailable(exc, request)
-                pending = dataclasses.replace(state, pending_tenant=tenant_id)
-                cookies = self._codec.encode(pending, self._callback_url(request))
-                return dataclasses.replace(response, headers=[*response.headers, *(("set-cookie", c) for c in cookies)])
-            if failure is not None:
-                return failure
-            self._guard.done(state.registration_token)
-        destination = self._success_url(request)
-        if self._on_linked is not None:
-            result = Linked(
-                tenant_id=tenant.id,
-                tenant_name=tenant.name,
-                user_id=user.id,
-                email=user.email,
-                registration_token_hash=_digest(state.registration_token),
-                credentials=Credentials(id_token=state.id_token, access_token=state.access_token),
+    def _warn_if_insecure(self, request: Request) -> None:
+        if self.settings.cookie_secure and request.scheme == "http" and not _loopback(request.host):
+            logger.warning(
+                "saasus_mw: the callback arrived over plain http, but SAASUS_MW_COOKIE_SECURE is true: browsers "
+                "drop Secure cookies on http, and buyers will see 'we could not find your sign-in'. Serve the "
+                "callback over https (behind a proxy, pass X-Forwarded-Proto through ProxyFix or --proxy-headers)."
             )
-            try:
-                chosen = self._on_linked(result)
-            except Exception:  # the purchase is linked: a broken hook must not hide that
-                logger.exception("saasus_mw: on_linked hook raised")
-                chosen = None
-            if chosen:
-                destination = self._hook_destination(chosen, request) or destination
-        return self._linked(request, destination, event="linked", tenant_id=tenant_id, user_id=user.id)
-
-    def _hook_destination(self, chosen: object, request: Request) -> str:
-        """on_linked's URL if it is one we may redirect to (a path in the app, or http(s)), else ""."""
-        try:
-            if not isinstance(chosen, str):
-                raise TypeError(f"on_linked returned a {type(chosen).__name__}, not a URL")
-            url = _in_app(request, redirect_target(chosen))
-            url.encode("latin-1")  # HTTP headers are latin-1: non-ASCII paths must be percent-encoded
-        except (TypeError, ValueError) as exc:
-            logger.warning("saasus_mw: on_linked returned an unusable URL (%s); using the success URL", exc)
-            return ""
-        return url
-
-    def _link_once(self, state: State, tenant_id: str, request: Request) -> Response | None:
-        """Link, or find that it is already done; None on success, else the page to show."""
-        # An earlier attempt whose answer was lost (timeout, dropped connection)
-        # may have linked already: look before linking again.
-        ownership = self._link_status(state, tenant_id)
-        if ownership is _Linked.BY_THIS_PURCHASE:
-            return None
-        if ownership is _Linked.BY_ANOTHER:
-            return self._fail(ErrorCode.TENANT_ALREADY_LINKED, request, retry=True)
-        try:
-            self._saasus.link(tenant_id, state.access_token, state.registration_token)
-        except SaaSusError as exc:
-            # Rejected: perhaps another worker linked this very purchase a moment
-            # ago (its single-use token is the backstop). Otherwise SaaSus may have
-            # acted before the answer was lost. Either way, look before answering.
-            with contextlib.suppress(SaaSusError):
-                if self._link_status(state, tenant_id) is _Linked.BY_THIS_PURCHASE:
-                    return None
-            if exc.kind is ErrorKind.REJECTED:
-                return self._fail(ErrorCode.LINK_REJECTED, request, saasus_error=exc)
-            raise exc  # a retry page; the state survives and the next POST looks first
-        return None
-
-    def _link_status(self, state: State, tenant_id: str) -> _Linked:
-        if tenant_id not in self._saasus.linked_tenants([tenant_id]):
-            return _Linked.NO
-        # The tenant has a Marketplace customer. It is this purchase's only if
-        # our registration token has been spent.
-        if self._saasus.registration_token_is_unused(state.registration_token):
-            return _Linked.BY_ANOTHER
-        return _Linked.BY_THIS_PURCHASE
-
-    def _linked(self, request: Request, destination: str, **log: str) -> Response:
-        path = self._callback_url(request)
-        response = self._pages.redirect(destination, [*self._codec.clear(path), self._codec.done(path)])
-        return dataclasses.replace(response, log={f"saasus_mw_{k}": v for k, v in log.items()})
-
-    # -- helpers ---------------------------------------------------------------
 
     def _user(self, state: State, request: Request) -> Response | UserInfo:
         try:
-            user = self._saasus.user_info(state.id_token)
+            return self._saasus.user_info(state.id_token)
         except SaaSusError as exc:
             if exc.kind in (ErrorKind.REJECTED, ErrorKind.DENIED):  # the ID token expired or was revoked
                 return self._fail(ErrorCode.STATE_EXPIRED, request)
             raise
-        if user.id != state.user_id:
-            return self._fail(ErrorCode.STATE_INVALID, request)
-        return user
 
     def _ineligible(self, tenant: Tenant, linked: set[str]) -> str:
         """Why this tenant cannot take the purchase (a catalogue key), or ""."""
@@ -422,12 +510,12 @@ class Flow:
     def _language(self, request: Request) -> str:
         if self.settings.locale:
             return self.settings.locale
-        accepted = parse_accept_header(request.accept_language, LanguageAccept)
+        accepted = parse_accept_header((request.accept_language or "")[:MAX_ACCEPT_LANGUAGE], LanguageAccept)
         return accepted.best_match(LANGUAGES, default="en") or "en"
 
     def _linked_page(self, request: Request) -> Response:
         return self._pages.linked(
-            self._success_url(request), language=self._language(request), head=request.method == "HEAD"
+            self._continue_url(request), language=self._language(request), head=request.method == "HEAD"
         )
 
     def _fail(
@@ -438,6 +526,8 @@ class Flow:
         retry: bool = False,
         allow: str = "",
         signup_url: str = "",
+        reason: str = "",
+        journey: str = "",
         saasus_error: SaaSusError | None = None,
     ) -> Response:
         response = self._pages.error(
@@ -445,6 +535,8 @@ class Flow:
             language=self._language(request),
             retry=retry,
             signup_url=signup_url,
+            reason=reason,
+            journey=journey,
             head=request.method == "HEAD",
         )
         if allow:
@@ -459,8 +551,17 @@ class Flow:
     def _picker_url(self, request: Request) -> str:
         return f"{self._callback_url(request)}?{STEP_PARAM}={STEP_VALUE}"
 
-    def _success_url(self, request: Request) -> str:
-        return _in_app(request, self.settings.success_url)
+    def _signin_url(self, request: Request) -> str:
+        signin = self.settings.signin_url
+        return _in_app(request, signin) if signin else self._callback_url(request)
+
+    def _continue_url(self, request: Request) -> str:
+        """Where "Continue" goes once there is nothing left to hand off: never back to a code-less callback."""
+        if self.settings.success_url:
+            return _in_app(request, self.settings.success_url)
+        if self._forwarding:
+            return self._signin_url(request)
+        return request.root_path + "/"
 
     def _signup_url(self, request: Request) -> str:
         return _in_app(request, self.settings.signup_url) if self.settings.signup_url else ""
@@ -491,41 +592,16 @@ class Middleware(Generic[AppT]):
         self._flow = Flow(self.settings, on_linked=on_linked, on_error=on_error) if self.settings.enabled else None
 
 
-class _LinkGuard:
-    """At most one link attempt per registration token at a time in this process,
-    and none after one succeeded. Across processes SaaSus's single-use token
-    is the backstop (see ``_link_once``)."""
-
-    def __init__(self, ttl: int, max_entries: int = 10_000) -> None:
-        # Striped locks: bounded memory, and unrelated purchases rarely share one.
-        # They are held during the SaaSus calls; the table has its own short lock.
-        self._stripes = [threading.Lock() for _ in range(64)]
-        self._table_lock = threading.Lock()
-        self._linked: collections.OrderedDict[str, float] = collections.OrderedDict()
-        self._ttl, self._max = ttl, max_entries
-
-    @contextlib.contextmanager
-    def attempt(self, registration_token: str) -> Iterator[bool]:
-        key = _digest(registration_token)
-        with self._stripes[int(key[:8], 16) % len(self._stripes)]:
-            with self._table_lock:
-                expires = self._linked.get(key)
-            yield expires is not None and expires > time.monotonic()
-
-    def done(self, registration_token: str) -> None:
-        with self._table_lock:
-            self._linked[_digest(registration_token)] = time.monotonic() + self._ttl
-            while len(self._linked) > self._max:  # oldest first out: memory stays bounded
-                self._linked.popitem(last=False)
-
-
 def _same_origin(request: Request) -> bool:
-    """False when the browser says the POST came from another origin."""
-    # Our pages send Referrer-Policy: no-referrer, under which browsers send
-    # "Origin: null" even for our own form: null tells nothing, so only a real
-    # origin is compared (Sec-Fetch-Site and the CSRF token still stand).
-    if request.origin in (None, "null") or request.host is None:
-        return True
+    """False when the browser says the POST came from another origin.
+
+    The picker is served with ``Referrer-Policy: same-origin``, so browsers send its
+    real origin with the form; "null" (what a page under no-referrer, a sandboxed
+    frame or a data: URL sends) is not ours. The scheme is not compared: behind a
+    TLS-terminating proxy the app sees http while the browser says https.
+    """
+    if request.origin is None or request.host is None:
+        return True  # no browser claim to check (old browsers, other clients): the CSRF token stands
     origin = urlsplit(request.origin)
     default_port = {"https": ":443", "http": ":80"}.get(origin.scheme, "")
     return bool(origin.netloc) and (
@@ -533,15 +609,43 @@ def _same_origin(request: Request) -> bool:
     )
 
 
+def _loopback(host: str | None) -> bool:
+    name = urlsplit(f"//{host or ''}").hostname or ""
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _name_problem(raw: str) -> str:
+    """What is wrong with a new tenant's name (a catalogue key), or ""."""
+    name = raw.strip()
+    if not name:
+        return "name_empty"
+    if len(name) > MAX_TENANT_NAME:
+        return "name_too_long"
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in name):
+        return "name_control"
+    return ""
+
+
+def _no_tenant_reason(choices: list[Choice], text: dict[str, Any]) -> str:
+    """Why no tenant can take the purchase, said once for the whole list."""
+    if not choices:
+        return str(text["no_tenants_none"])
+    reasons = {c.reason for c in choices}
+    keys = {text["reason_linked"]: "no_tenants_linked", text["reason_signup"]: "no_tenants_signup"}
+    keys[text["reason_role"]] = "no_tenants_role"
+    return str(text[keys[reasons.pop()]]) if len(reasons) == 1 else str(text["no_tenants_mixed"])
+
+
 def _detail(tenant: Tenant, text: dict[str, Any]) -> str:
     parts = [text["plan"].format(plan=tenant.plan_id)] if tenant.plan_id else []
     if tenant.roles:
         parts.append(text["role"].format(roles=", ".join(tenant.roles)))
     return " · ".join(parts)
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _describe(error: SaaSusError | None) -> str:
@@ -556,6 +660,23 @@ def _in_app(request: Request, url: str) -> str:
     return request.root_path + url if url.startswith("/") else url
 
 
+def _join(url: str, query: str) -> str:
+    """``url`` with ``query`` appended, after ``&`` if it has a query already."""
+    if not query:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
+def _safe_query(query: str) -> str:
+    """The query string unchanged, except what may not stand in a Location header."""
+    return quote(query, safe=_QUERY_SAFE)
+
+
 def _parse(query: str) -> dict[str, list[str]]:
-    """Never raises: undecodable bytes become U+FFFD and fail validation later."""
-    return parse_qs(query, keep_blank_values=True, encoding="utf-8", errors="replace")
+    """Never raises: undecodable bytes become U+FFFD and fail validation later; too much is nothing."""
+    if len(query) > MAX_QUERY:
+        return {}
+    try:
+        return parse_qs(query, keep_blank_values=True, encoding="utf-8", errors="replace", max_num_fields=MAX_FIELDS)
+    except ValueError:  # more than MAX_FIELDS fields
+        return {}

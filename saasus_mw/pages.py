@@ -9,12 +9,11 @@ import json
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
 
 import jinja2
 
 from .errors import ErrorCode
-from .settings import Settings
+from .settings import Settings, origin_of
 
 __all__ = ["LANGUAGES", "Choice", "Failure", "Pages", "Response"]
 
@@ -38,6 +37,7 @@ class Response:
     body: bytes = b""
     failure: Failure | None = None  # set on error pages: for the log line and on_error
     log: dict[str, str] = dataclasses.field(default_factory=dict)  # extra log fields of this step
+    wait: float = 0.0  # not an answer yet: wait this long (outside any worker thread), then ask again
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +67,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.TENANT_ALREADY_LINKED: 409,
     ErrorCode.NO_TENANTS: 403,
     ErrorCode.LINK_REJECTED: 409,
+    ErrorCode.IN_PROGRESS: 409,
     ErrorCode.SAASUS_TIMEOUT: 504,
     ErrorCode.SAASUS_UNAVAILABLE: 502,
     ErrorCode.INTERNAL: 500,
@@ -100,12 +101,10 @@ class Pages:
         templates = resources.files("saasus_mw").joinpath("templates")
         self._style = templates.joinpath("style.css").read_text("utf-8").replace("ACCENT", settings.accent_color)
         self._script = templates.joinpath("filter.js").read_text("utf-8")
-        # Browsers check form-action on the redirect that follows the POST too,
-        # so the success URL's origin must be allowed when it is another site.
-        form_action = "'self'"
-        if settings.success_url.startswith(("https://", "http://")):
-            parts = urlsplit(settings.success_url)
-            form_action += f" {parts.scheme}://{parts.netloc}"
+        # Browsers check form-action on the redirect that follows the POST too, so
+        # the success and sign-in URLs' origins must be allowed when on another site.
+        origins = dict.fromkeys(origin_of(url) for url in (settings.success_url, settings.signin_url))
+        form_action = " ".join(["'self'", *(o for o in origins if o)])
         policy = [
             "default-src 'none'",
             f"style-src {_csp_hash(self._style)}",
@@ -116,6 +115,8 @@ class Pages:
         ]
         if settings.logo_url:
             policy.append("img-src 'self'")
+        # no-referrer wherever a token could be in the address; the picker's has none,
+        # and under same-origin browsers send its real Origin with the form.
         self._headers = [
             ("content-type", "text/html; charset=utf-8"),
             ("cache-control", "no-store"),
@@ -136,29 +137,72 @@ class Pages:
         csrf_token: str,
         language: str,
         preselect: str = "",
+        new_tenant: bool = False,
+        new_tenant_name: str = "",
         head: bool = False,
     ) -> Response:
         eligible = [c.id for c in choices if not c.reason]
-        # One eligible tenant, or the one of a link attempt to confirm, is preselected.
+        # One eligible tenant, or the one of an attempt to confirm, is preselected;
+        # with none, the new account (when offered) is.
         selected = preselect if preselect in eligible else (eligible[0] if len(eligible) == 1 else "")
+        new_selected = new_tenant and (bool(new_tenant_name) or not eligible)
         return self._render(
             200,
             "picker.html",
             language,
             head,
+            referrer="same-origin",
             title=self._catalogues[language]["select_title"],
             email=email,
             choices=choices,
-            selected=selected,
+            selected="" if new_selected else selected,
+            eligible=len(eligible),
+            new_tenant=new_tenant,
+            new_selected=new_selected,
+            new_tenant_name=new_tenant_name,
+            problem="",
             csrf_token=csrf_token,
-            script=self._script if len(choices) > 1 else "",
+            script=self._script,
+        )
+
+    def name_problem(self, *, csrf_token: str, language: str, name: str, problem: str) -> Response:
+        """The new-account form again, with the buyer's input and what to fix (400)."""
+        t = self._catalogues[language]
+        return self._render(
+            400,
+            "picker.html",
+            language,
+            False,
+            referrer="same-origin",
+            title=t["name_title"],
+            email="",
+            choices=[],
+            selected="",
+            eligible=0,
+            new_tenant=True,
+            new_selected=True,
+            new_tenant_name=name,
+            problem=t[problem],
+            csrf_token=csrf_token,
+            script=self._script,
         )
 
     def error(
-        self, code: ErrorCode, *, language: str, retry: bool = False, signup_url: str = "", head: bool = False
+        self,
+        code: ErrorCode,
+        *,
+        language: str,
+        retry: bool = False,
+        signup_url: str = "",
+        reason: str = "",
+        journey: str = "",
+        head: bool = False,
     ) -> Response:
         t = self._catalogues[language]
         title, message, next_step = t["errors"][code.value]
+        if reason:  # no tenant can take it: why, and what will help
+            message = reason
+            next_step = "no_tenants_signup_help" if signup_url else "no_tenants_support"
         return self._render(
             STATUS[code],
             "error.html",
@@ -166,17 +210,43 @@ class Pages:
             head,
             title=title,
             message=message,
-            next_step=t[next_step],
+            next_step=t[next_step].format(journey=journey),
             retry=retry,
             signup_url=signup_url,
             code=code.value,
         )
 
-    def linked(self, success_url: str, *, language: str, head: bool = False) -> Response:
-        title = self._catalogues[language]["linked_title"]
-        return self._render(200, "linked.html", language, head, title=title, success_url=success_url)
+    def linked(self, continue_url: str, *, language: str, head: bool = False) -> Response:
+        t = self._catalogues[language]
+        return self._render(
+            200,
+            "linked.html",
+            language,
+            head,
+            title=t["linked_title"],
+            text=t["linked_text"],
+            continue_url=continue_url,
+            action=t["continue"],
+        )
+
+    def handoff_failed(self, continue_url: str, *, language: str) -> Response:
+        """Linked, but the sign-in hand-off failed: a success page (200) with a way on."""
+        t = self._catalogues[language]
+        return self._render(
+            200,
+            "linked.html",
+            language,
+            False,
+            title=t["handoff_title"],
+            text=t["handoff_text"],
+            continue_url=continue_url,
+            action=t["sign_in"],
+        )
 
     def redirect(self, location: str, cookies: Sequence[str] = ()) -> Response:
+        # The last line against an off-site Location: "//host" and "/\\host" are other sites.
+        if location.startswith("/") and location[1:2] in ("/", "\\"):
+            location = "/" + location.lstrip("/\\")
         headers = [*self._headers, ("location", location), ("content-length", "0")]
         headers += [("set-cookie", cookie) for cookie in cookies]
         return Response(303, headers)
@@ -185,12 +255,15 @@ class Pages:
         """Headers only: for HEAD, which must never trigger a SaaSus call."""
         return Response(status, [*self._headers, ("content-length", "0")])
 
-    def _render(self, status: int, template: str, language: str, head: bool, **context: object) -> Response:
+    def _render(self, status: int, template: str, language: str, head: bool, **context: Any) -> Response:
         context.setdefault("script", "")
+        referrer = context.setdefault("referrer", "no-referrer")
         body = (
             self._env.get_template(template)
             .render(t=self._catalogues[language], brand=self._brand, style=self._style, **context)
             .encode()
         )
         headers = [*self._headers, ("content-length", str(len(body)))]
+        if referrer != "no-referrer":
+            headers = [("referrer-policy", referrer) if name == "referrer-policy" else (name, v) for name, v in headers]
         return Response(status, headers, b"" if head else body)

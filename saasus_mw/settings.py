@@ -17,6 +17,7 @@ import sys
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -25,7 +26,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["FIELDS", "ConfigError", "Settings", "parse_fields", "redirect_target"]
+__all__ = ["FIELDS", "ConfigError", "Settings", "origin_of", "parse_fields", "redirect_target"]
 
 CONFIG_FILE_VAR = "SAASUS_MW_CONFIG"
 TOML_TABLE = "saasus_mw"
@@ -72,21 +73,34 @@ def _secret_list(value: str) -> tuple[SecretStr, ...]:
 
 def _path(value: str) -> str:
     value = value.strip()
-    absolute = value.startswith("/") and not value.startswith("//")
+    absolute = value.startswith("/") and not value.startswith("//") and value.isprintable()
     if absolute and not any(c in value for c in "?#\\ ") and (value == "/" or not value.endswith("/")):
         return value
     raise ValueError("expected an absolute path such as /callback, without query or trailing slash")
 
 
 def redirect_target(value: str) -> str:
+    r"""A path within this app, or an absolute http(s) URL; raises ValueError for anything else.
+
+    Never "//host", "/\host" or "javascript:", which browsers would follow somewhere
+    unintended, and never a control character: CR or LF would end the Location
+    header early, and browsers strip TAB and newlines from URLs, so "/\t/host" is "//host".
+    """
     value = value.strip()
-    # A path within this app, or an absolute http(s) URL: never "//host" or
-    # "javascript:", which browsers would follow somewhere unintended.
-    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value) or " " in value or "\\" in value:
+        raise ValueError("a URL may not contain spaces, backslashes or control characters")
+    if value.startswith("/") and not value.startswith("//"):
         return value
-    if value.startswith(("https://", "http://")) and not any(c in value for c in "\r\n\t "):
+    parts = urlsplit(value)
+    if parts.scheme in ("https", "http") and parts.netloc and value.startswith(f"{parts.scheme}://"):
         return value
     raise ValueError("expected a path starting with / or an absolute http(s) URL")
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of an absolute URL, lower-cased; "" for a path."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme else ""
 
 
 def _samesite(value: str) -> str:
@@ -163,12 +177,26 @@ FIELDS: dict[str, _Field] = {
         "SAASUS_MW_SECRET_KEY",
         _secret,
         "",
-        "signs the state cookie; default: derived from SAASUS_SECRET_KEY (every worker agrees)",
+        "encrypts the state cookie; default: derived from SAASUS_SECRET_KEY (every worker agrees)",
     ),
     "secret_key_fallbacks": _Field(
         "SAASUS_MW_SECRET_KEY_FALLBACKS", _secret_list, "", "comma-separated older keys still accepted (rotation)"
     ),
-    "success_url": _Field("SAASUS_MW_SUCCESS_URL", redirect_target, "/", "where the user goes after linking"),
+    "signin_url": _Field(
+        "SAASUS_MW_SIGNIN_URL",
+        _optional_redirect_target,
+        "",
+        "where sign-in codes go: a path or an http(s) URL (an SPA's callback page); empty: the callback path itself",
+    ),
+    "success_url": _Field(
+        "SAASUS_MW_SUCCESS_URL",
+        _optional_redirect_target,
+        "",
+        "where the buyer goes after linking, not signed in; empty: signed in through the sign-in URL",
+    ),
+    "allow_new_tenant": _Field(
+        "SAASUS_MW_ALLOW_NEW_TENANT", _bool, "false", "`true`: the picker also offers a new account for the purchase"
+    ),
     "cookie_secure": _Field("SAASUS_MW_COOKIE_SECURE", _bool, "true", "`false` only for plain-http local use"),
     "cookie_samesite": _Field(
         "SAASUS_MW_COOKIE_SAMESITE", _samesite, "lax", "`lax`; `strict` breaks the redirect from the SaaSus login"
@@ -211,7 +239,9 @@ class Settings:
     callback_path: str
     secret_key: SecretStr
     secret_key_fallbacks: tuple[SecretStr, ...]
+    signin_url: str
     success_url: str
+    allow_new_tenant: bool
     cookie_secure: bool
     cookie_samesite: str
     cookie_name: str
@@ -254,9 +284,9 @@ class Settings:
                 "SaaSus login (another site), so every buyer would see 'we could not find your sign-in'. Use lax.",
                 stacklevel=2,
             )
-        if not values["cookie_secure"] and values["success_url"].startswith("https://"):
+        if not values["cookie_secure"] and any(values[k].startswith("https://") for k in ("success_url", "signin_url")):
             warnings.warn(
-                "SAASUS_MW_COOKIE_SECURE is false while SAASUS_MW_SUCCESS_URL is https: "
+                "SAASUS_MW_COOKIE_SECURE is false while the app is reached over https: "
                 "the state cookie would travel without TLS",
                 stacklevel=2,
             )
@@ -264,7 +294,7 @@ class Settings:
 
     @property
     def signing_keys(self) -> list[str]:
-        """Keys for itsdangerous, oldest first: the newest (last) signs."""
+        """The state keys, oldest first: the newest (last) encrypts and signs, all of them are tried."""
         return [k.get_secret_value() for k in reversed(self.secret_key_fallbacks)] + [
             self.secret_key.get_secret_value()
         ]

@@ -1,35 +1,58 @@
-"""The picker state: signed, salted, expiring and, when it must be, chunked cookies.
+"""The picker state: encrypted, expiring, chunked cookies; and the purchase-bound "done" marker.
 
-Signed is not encrypted: the browser can read the payload. It holds only what the
-link step needs and cannot be re-fetched: who the user is, the registration token,
-the access token (LinkAwsMarketplace wants it) and the ID token (to re-fetch the
-tenant list, which for a user in 1,000 tenants could never fit in a cookie), plus
-the CSRF token bound to this state.
+The state carries the buyer's ID, access and refresh tokens. Signing alone would let
+anything that sees the cookie (a proxy or WAF log, an APM agent, the browser's own
+storage) read them, so the state is encrypted and authenticated with AES-GCM from
+``cryptography``; its key is derived with HKDF from each configured key, so the key
+list rotates as it always did. The lifetime counts from when the state was first
+minted: re-encoding it later (to remember a link attempt) never renews it.
+
+It never holds the tenant list: a user in 1,000 tenants would not fit in a cookie.
+The ID token re-fetches it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import hashlib
 import json
+import logging
+import os
 import secrets
+import time
+import zlib
 from collections.abc import Mapping
+from typing import Any
 
-from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.http import dump_cookie, parse_cookie
 
-__all__ = ["State", "StateCodec", "StateError", "StateTooLarge"]
+__all__ = ["State", "StateCodec", "StateError", "StateTooLarge", "purchase_digest"]
 
-# Browsers keep at most 4,096 bytes per cookie (name, value and attributes) and
-# common proxies refuse a Cookie header above 8,190 bytes; two chunks of at most
-# 3,600 bytes leave room for the host app's own cookies.
+logger = logging.getLogger("saasus_mw")
+
+# Browsers keep at most 4,096 bytes per cookie (name, value and attributes), and
+# common proxies refuse a Cookie header above 8,190 bytes: the state's share of the
+# Cookie header stays within 6,600 bytes, leaving the rest to the host app's cookies.
 SET_COOKIE_LIMIT = 4096
+COOKIE_HEADER_BUDGET = 6600
 MAX_CHUNKS = 2
-MAX_TOKEN_LENGTH = 7200
+_VERSION = b"\x02"  # the first byte of every sealed state: the format, for a future change
+_NONCE = 12
+_AAD = b"saasus_mw.state"
+_HKDF_INFO = b"saasus_mw state cookie encryption v2"
+# A state minted this far in the future was not minted by a machine in sync with ours.
+_CLOCK_TOLERANCE = 60
 
 
 class StateError(Exception):
-    """The state cookie is missing, expired, or not one we signed."""
+    """The state cookie is missing, expired, or not one we sealed."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -42,89 +65,149 @@ class StateTooLarge(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class State:
-    """What a picker needs across requests. Tokens stay out of reprs (and so out of logs)."""
+    """What the picker and the link step need across requests. Tokens stay out of reprs."""
 
-    user_id: str
     registration_token: str = dataclasses.field(repr=False)
     access_token: str = dataclasses.field(repr=False)
     id_token: str = dataclasses.field(repr=False)
+    refresh_token: str = dataclasses.field(repr=False, default="")  # "" when it had to be dropped
     csrf_token: str = dataclasses.field(repr=False, default_factory=lambda: secrets.token_urlsafe(24))
-    # The tenant of a link attempt whose answer was lost: SaaSus may have linked
-    # it, so the picker offers it again and the next POST can confirm it.
-    pending_tenant: str = ""
+    minted_at: int = dataclasses.field(default_factory=lambda: int(time.time()))
+    # What an attempt whose answer was lost tried: only such an attempt can later be
+    # confirmed as done by this purchase. An existing tenant's id, or the name of a
+    # new tenant together with the ids of the user's tenants that already had that name.
+    attempted_tenant: str = ""
+    attempted_name: str = ""
+    name_taken_by: tuple[str, ...] = ()
+
+    @property
+    def journey(self) -> str:
+        return purchase_digest(self.registration_token)
 
 
-_KEYS = {"u": "user_id", "r": "registration_token", "a": "access_token", "i": "id_token", "c": "csrf_token"}
-_OPTIONAL = {"p": "pending_tenant"}
+# Short keys: the state's size is the cookie's size.
+_REQUIRED = {"r": "registration_token", "a": "access_token", "i": "id_token", "c": "csrf_token"}
+_OPTIONAL = {"f": "refresh_token", "t": "attempted_tenant", "n": "attempted_name"}
+
+
+def purchase_digest(registration_token: str) -> str:
+    """SHA-256 hex of a registration token: names a purchase in logs and markers, reveals nothing."""
+    return hashlib.sha256(registration_token.encode()).hexdigest()
 
 
 class StateCodec:
     """Turns a :class:`State` into ``Set-Cookie`` values and a ``Cookie`` header back into it.
 
-    ``keys`` is oldest first; the last one signs, all of them verify (rotation).
+    ``keys`` is oldest first; the last one encrypts, all of them decrypt (rotation).
     """
 
     def __init__(self, keys: list[str], *, max_age: int, cookie_name: str, secure: bool, samesite: str = "Lax") -> None:
         if not keys or not all(keys):
-            raise ValueError("at least one non-empty signing key is required")
-        sha256 = {"digest_method": hashlib.sha256}
-        self._serializer = URLSafeTimedSerializer(keys, salt="saasus_mw.state.v1", signer_kwargs=sha256)
-        # A second purpose, a second salt: a "done" marker can never pass as a state.
-        self._done_serializer = URLSafeTimedSerializer(keys, salt="saasus_mw.linked.v1", signer_kwargs=sha256)
+            raise ValueError("at least one non-empty key is required")
+        self._ciphers = [_cipher(key) for key in reversed(keys)]  # newest first
+        # The marker is signed, not encrypted: it holds only a purchase digest.
+        self._done_serializer = URLSafeTimedSerializer(
+            keys, salt="saasus_mw.linked.v2", signer_kwargs={"digest_method": hashlib.sha256}
+        )
         self.max_age = max_age
         self._names = [f"{cookie_name}_{i}" for i in range(MAX_CHUNKS)]
         self._done_name = f"{cookie_name}_done"
         self._secure = secure
         self._samesite = samesite
+        # What the sealed value may take of the Cookie header: "name=value" per chunk, "; " between.
+        self._budget = COOKIE_HEADER_BUDGET - sum(len(n) + 1 for n in self._names) - 2 * (MAX_CHUNKS - 1)
 
     def encode(self, state: State, path: str) -> list[str]:
-        """``Set-Cookie`` header values that store ``state`` for requests under ``path``."""
-        payload = {short: getattr(state, name) for short, name in _KEYS.items()}
-        payload.update({short: getattr(state, name) for short, name in _OPTIONAL.items() if getattr(state, name)})
-        token = self._serializer.dumps(payload)
-        if len(token) > MAX_TOKEN_LENGTH:
-            raise StateTooLarge(f"state of {len(token)} bytes exceeds {MAX_TOKEN_LENGTH}")
-        size = -(-len(token) // MAX_CHUNKS)  # ceil: equal halves keep both cookies small
-        chunks = [token[i * size : (i + 1) * size] for i in range(MAX_CHUNKS)]
+        """``Set-Cookie`` header values that store ``state`` for requests under ``path``.
+
+        Drops the refresh token (logged) when the tokens are too large to fit with
+        it: the buyer is then signed in without one. Raises :class:`StateTooLarge`
+        when even the ID and access tokens do not fit.
+        """
+        sealed = self._seal(state)
+        if len(sealed) > self._budget and state.refresh_token:
+            logger.warning(
+                "saasus_mw: the tokens are too large for the state cookie with the refresh token "
+                "(%d bytes, budget %d); the buyer will be signed in without one",
+                len(sealed),
+                self._budget,
+            )
+            sealed = self._seal(dataclasses.replace(state, refresh_token=""))
+        if len(sealed) > self._budget:
+            raise StateTooLarge(f"state of {len(sealed)} bytes exceeds {self._budget}")
+        size = -(-len(sealed) // MAX_CHUNKS)  # ceil: equal halves keep both cookies small
+        chunks = [sealed[i * size : (i + 1) * size] for i in range(MAX_CHUNKS)]
         # Empty chunks are written as deletions so a shorter state never inherits
         # a stale tail from a longer one.
         return [self._cookie(name, chunk, path) for name, chunk in zip(self._names, chunks, strict=True)]
 
-    def clear(self, path: str) -> list[str]:
-        return [self._cookie(name, "", path) for name in self._names]
-
-    def done(self, path: str) -> str:
-        """A small marker that this browser completed a link: Back and reload get a kind page."""
-        return self._cookie(self._done_name, self._done_serializer.dumps(1), path)
-
-    def is_done(self, cookie_header: str | None) -> bool:
-        try:
-            marker = _parse_cookies(cookie_header).get(self._done_name, "")
-            return bool(marker) and self._done_serializer.loads(marker, max_age=self.max_age) == 1
-        except (StateError, BadData):
-            return False
-
     def decode(self, cookie_header: str | None) -> State:
         """Raise :class:`StateError` unless the header carries a valid, unexpired state."""
         cookies = _parse_cookies(cookie_header)
-        token = "".join(cookies.get(name, "") for name in self._names)
-        if not token:
+        sealed = "".join(cookies.get(name, "") for name in self._names)
+        if not sealed:
             raise StateError("missing")
-        if len(token) > MAX_TOKEN_LENGTH:
+        if len(sealed) > self._budget:
             raise StateError("invalid")
+        state = _state_from(self._open(sealed))
+        age = time.time() - state.minted_at
+        if age > self.max_age:
+            raise StateError("expired")
+        if age < -_CLOCK_TOLERANCE:
+            raise StateError("invalid")
+        return state
+
+    def clear(self, path: str) -> list[str]:
+        return [self._cookie(name, "", path) for name in self._names]
+
+    def done(self, path: str, registration_token: str) -> str:
+        """A marker that this browser completed *this* purchase: Back and reload get a kind page."""
+        value = self._done_serializer.dumps(purchase_digest(registration_token))
+        return self._cookie(self._done_name, value, path)
+
+    def is_done(self, cookie_header: str | None, registration_token: str | None = None) -> bool:
+        """Whether the marker is there, and (given a token) for that very purchase."""
         try:
-            payload = self._serializer.loads(token, max_age=self.max_age)
-        except SignatureExpired:
-            raise StateError("expired") from None
-        except (BadData, json.JSONDecodeError, UnicodeDecodeError):
-            # BadData covers BadPayload too, which is not a BadSignature.
+            marker = _parse_cookies(cookie_header).get(self._done_name, "")
+            if not marker:
+                return False
+            digest = self._done_serializer.loads(marker, max_age=self.max_age)
+        except (StateError, BadData):
+            return False
+        return registration_token is None or digest == purchase_digest(registration_token)
+
+    def _seal(self, state: State) -> str:
+        payload: dict[str, Any] = {short: getattr(state, name) for short, name in _REQUIRED.items()}
+        payload.update({short: getattr(state, name) for short, name in _OPTIONAL.items() if getattr(state, name)})
+        payload["m"] = state.minted_at
+        if state.name_taken_by:
+            payload["x"] = list(state.name_taken_by)
+        # Tokens are base64url text: deflate's Huffman coding stores their 64 symbols
+        # in about 6 bits each, which pays for the encryption's own base64.
+        plain = zlib.compress(json.dumps(payload, separators=(",", ":")).encode(), 9)
+        nonce = os.urandom(_NONCE)
+        sealed = _VERSION + nonce + self._ciphers[0].encrypt(nonce, plain, _AAD)
+        return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
+
+    def _open(self, sealed: str) -> Any:
+        try:
+            raw = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
+        except (binascii.Error, ValueError):
             raise StateError("invalid") from None
-        if not isinstance(payload, dict) or not set(_KEYS) <= set(payload) <= set(_KEYS) | set(_OPTIONAL):
+        if len(raw) <= 1 + _NONCE or raw[:1] != _VERSION:
             raise StateError("invalid")
-        values = {name: payload[short] for short, name in (_KEYS | _OPTIONAL).items() if short in payload}
-        if not all(isinstance(v, str) and v for v in values.values()):
-            raise StateError("invalid")
-        return State(**values)
+        nonce, ciphertext = raw[1 : 1 + _NONCE], raw[1 + _NONCE :]
+        for cipher in self._ciphers:
+            try:
+                plain = cipher.decrypt(nonce, ciphertext, _AAD)
+            except InvalidTag:
+                continue
+            try:
+                # Authenticated, so ours; bounded anyway: a decompression bomb is not our format.
+                return json.loads(zlib.decompressobj().decompress(plain, 64 * 1024))
+            except (zlib.error, ValueError):
+                raise StateError("invalid") from None
+        raise StateError("invalid")
 
     def _cookie(self, name: str, value: str, path: str) -> str:
         header = dump_cookie(
@@ -142,6 +225,26 @@ class StateCodec:
         if len(header) > SET_COOKIE_LIMIT:  # only with an absurdly long cookie path
             raise StateTooLarge(f"Set-Cookie of {len(header)} bytes exceeds {SET_COOKIE_LIMIT}")
         return header
+
+
+def _cipher(key: str) -> AESGCM:
+    # A purpose-bound key: the configured key itself never touches the cipher.
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(key.encode())
+    return AESGCM(derived)
+
+
+def _state_from(payload: Any) -> State:
+    if not isinstance(payload, dict) or not set(_REQUIRED) | {"m"} <= set(payload):
+        raise StateError("invalid")
+    if not set(payload) <= set(_REQUIRED) | set(_OPTIONAL) | {"m", "x"}:
+        raise StateError("invalid")
+    texts = {name: payload[short] for short, name in (_REQUIRED | _OPTIONAL).items() if short in payload}
+    minted, taken = payload["m"], payload.get("x", [])
+    if not all(isinstance(v, str) and v for v in texts.values()) or type(minted) is not int:
+        raise StateError("invalid")
+    if not isinstance(taken, list) or not all(isinstance(t, str) for t in taken):
+        raise StateError("invalid")
+    return State(**texts, minted_at=minted, name_taken_by=tuple(taken))
 
 
 def _parse_cookies(header: str | None) -> Mapping[str, str]:

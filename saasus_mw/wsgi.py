@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING
@@ -11,11 +12,22 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
 from .flow import Middleware, Request, Step
+from .pages import Response
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment  # noqa: F401 - used in a string
 
 __all__ = ["MarketplaceWSGIMiddleware"]
+
+# The request headers the core reads, as PEP 3333 names them.
+_ENVIRON_KEYS = {
+    "cookie": "HTTP_COOKIE",
+    "content-type": "CONTENT_TYPE",
+    "host": "HTTP_HOST",
+    "origin": "HTTP_ORIGIN",
+    "sec-fetch-site": "HTTP_SEC_FETCH_SITE",
+    "accept-language": "HTTP_ACCEPT_LANGUAGE",
+}
 
 
 class MarketplaceWSGIMiddleware(Middleware["WSGIApplication"]):
@@ -30,21 +42,18 @@ class MarketplaceWSGIMiddleware(Middleware["WSGIApplication"]):
         if environ.get("PATH_INFO") != self._path:
             return self.app(environ, start_response)
         flow = self._flow
-        step = flow.step(environ["REQUEST_METHOD"], environ.get("QUERY_STRING", "")) if flow is not None else None
-        if flow is None or step is None:
+        if flow is None:
             return self.app(environ, start_response)
-
-        request = Request(
-            method=environ["REQUEST_METHOD"],
-            root_path=environ.get("SCRIPT_NAME", ""),
-            query_string=environ.get("QUERY_STRING", ""),
-            cookie=environ.get("HTTP_COOKIE"),
-            content_type=environ.get("CONTENT_TYPE"),
-            host=environ.get("HTTP_HOST"),
-            origin=environ.get("HTTP_ORIGIN"),
-            sec_fetch_site=environ.get("HTTP_SEC_FETCH_SITE"),
-            accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
+        request = Request.build(
+            environ["REQUEST_METHOD"],
+            environ.get("SCRIPT_NAME", ""),
+            environ.get("QUERY_STRING", ""),
+            environ.get("wsgi.url_scheme", "http"),
+            lambda name: environ.get(_ENVIRON_KEYS[name]),
         )
+        step = flow.step(request)
+        if step is None:
+            return self.app(environ, start_response)
         if step is Step.LINK:
             limit = flow.max_body
             try:
@@ -58,10 +67,17 @@ class MarketplaceWSGIMiddleware(Middleware["WSGIApplication"]):
                 body = b""
             if body is None or len(body) > limit:
                 response = flow.too_large(request)
-            else:
-                response = flow.handle(step, dataclasses.replace(request, body=body))
-        else:
-            response = flow.handle(step, request)
+                return self._respond(response, start_response)
+            request = dataclasses.replace(request, body=body)
+        waited = 0.0
+        while (response := flow.handle(step, request, waited)).wait:
+            # Another request is completing this purchase: WSGI has no other thread to give back.
+            time.sleep(response.wait)
+            waited += response.wait
+        return self._respond(response, start_response)
+
+    @staticmethod
+    def _respond(response: Response, start_response: StartResponse) -> Iterable[bytes]:
         status = HTTPStatus(response.status)
         start_response(f"{status.value} {status.phrase}", response.headers)
         return [response.body]

@@ -15,7 +15,17 @@ from saasus_mw.state import State, StateCodec, StateError
 KEYS = ["old-key-0123456789abcdef", "new-key-0123456789abcdef"]
 codec = StateCodec(KEYS, max_age=900, cookie_name="s", secure=True)
 field = st.text(min_size=1, max_size=300)
-states = st.builds(State, user_id=field, registration_token=field, access_token=field, id_token=field, csrf_token=field)
+states = st.builds(
+    State,
+    registration_token=field,
+    access_token=field,
+    id_token=field,
+    refresh_token=st.just("") | field,
+    csrf_token=field,
+    attempted_tenant=st.just("") | field,
+    attempted_name=st.just("") | field,
+    name_taken_by=st.lists(field, max_size=3).map(tuple),
+)
 URLSAFE = string.ascii_letters + string.digits + "-_."
 
 
@@ -59,7 +69,7 @@ def test_garbage_cookies_are_refused_cleanly(header: str) -> None:
 
 @given(st.text(max_size=200), st.text(max_size=2000))
 def test_routing_never_raises(method: str, query: str) -> None:
-    step = FLOW.step(method, query)
+    step = FLOW.step(Request(method, "", query))
     assert step is None or isinstance(step, Step)
 
 

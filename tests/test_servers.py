@@ -51,7 +51,7 @@ def test_ordinary_login_reaches_the_host(server: str, standin: SaaSusStandIn, bu
 
 def test_a_slow_saasus_does_not_block_the_event_loop(uvicorn_server: str, standin: SaaSusStandIn, buyer: User) -> None:
     server = uvicorn_server
-    standin.inject("userinfo", delay=3.0)
+    standin.inject("credentials", delay=3.0)
     params = {"code": standin.issue_code(buyer), "registration_token": standin.issue_registration_token()}
     journey = threading.Thread(target=httpx.get, args=(server + "/callback",), kwargs={"params": params, "timeout": 10})
     journey.start()

@@ -15,9 +15,10 @@ BASE = {"SAASUS_SAAS_ID": "saas", "SAASUS_API_KEY": "key", "SAASUS_SECRET_KEY": 
 
 def test_defaults() -> None:
     s = Settings.load(BASE)
-    assert (s.callback_path, s.success_url, s.state_ttl, s.cookie_secure, s.enabled) == (
+    assert (s.callback_path, s.success_url, s.signin_url, s.state_ttl, s.cookie_secure, s.enabled) == (
         "/callback",
-        "/",
+        "",  # hand off: signed in through the sign-in URL
+        "",  # the callback path itself
         900,
         True,
         True,

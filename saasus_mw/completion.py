@@ -1,0 +1,194 @@
+"""Completing a purchase: link an existing tenant, or create a new one, exactly once.
+
+The protocol, the same for both ways:
+
+1. **Look** (one round of concurrent calls): the user's tenants, the registration
+   token, and for a link the chosen tenant's Marketplace customer.
+2. **Act once**, and only when the look says nothing is done yet.
+3. **Confirm after a lost answer**: SaaSus may have acted before a timeout, a dropped
+   connection or a 5xx. Look again; conclude "done by this purchase" only from facts
+   this purchase alone could have caused: the registration token is spent *and* the
+   very tenant this purchase attempted (a link to a tenant that had no customer when
+   we looked, or a tenant of the requested name that was not there before) now has a
+   Marketplace customer. A tenant that had a customer before our attempt is never
+   ours, whatever the token says.
+4. When even the confirmation goes unanswered, :class:`Unanswered` carries what was
+   attempted, so the state can remember it and the next try confirms instead of acting.
+
+Across requests of one process a :class:`PurchaseGuard` lets one request at a time
+work on a purchase and remembers the ones completed; across processes SaaSus's
+single-use registration token is the backstop.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+
+from .errors import ErrorCode
+from .saasus import ErrorKind, SaaSus, SaaSusError, Tenant, UserInfo
+from .state import State
+
+__all__ = ["Completed", "Completion", "PurchaseGuard", "Refused", "SessionOver", "Unanswered"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Completed:
+    """The purchase went to this tenant; ``created``: ConfirmSignUpWithAwsMarketplace made it."""
+
+    tenant_id: str
+    tenant_name: str
+    created: bool
+    user: UserInfo | None  # None when another request of this process completed it
+
+
+@dataclasses.dataclass(frozen=True)
+class Refused:
+    """Nothing was done, and trying again will not help: the page to show."""
+
+    code: ErrorCode
+    error: SaaSusError | None = None
+
+
+class SessionOver(Exception):
+    """SaaSus refused the buyer's ID token: the session is over, nothing was done."""
+
+
+class Unanswered(Exception):
+    """SaaSus did not answer, and may have acted: ``state`` remembers what was attempted."""
+
+    def __init__(self, error: SaaSusError, state: State) -> None:
+        super().__init__(str(error))
+        self.error, self.state = error, state
+
+
+class Completion:
+    """Completes purchases through one :class:`SaaSus` client; holds no per-request state."""
+
+    def __init__(self, saasus: SaaSus, *, eligible: Callable[[Tenant], bool]) -> None:
+        self._saasus = saasus
+        self._eligible = eligible
+
+    def link(self, state: State, tenant_id: str) -> Completed | Refused:
+        """LinkAwsMarketplace for one of the user's eligible tenants."""
+        user, linked, unused = self._look(state, tenant_id)
+        done = self._remembered(state, user, linked, unused)
+        if done is not None:
+            return done
+        tenant = next((t for t in user.tenants if t.id == tenant_id), None)
+        if tenant is None or not self._eligible(tenant):
+            return Refused(ErrorCode.TENANT_NOT_ALLOWED)
+        if tenant_id in linked:  # before our attempt: never ours, whatever the token says
+            return Refused(ErrorCode.TENANT_ALREADY_LINKED)
+        if not unused:
+            return Refused(ErrorCode.REGISTRATION_INVALID)
+        attempted = dataclasses.replace(state, attempted_tenant=tenant_id, attempted_name="", name_taken_by=())
+        try:
+            self._saasus.link(tenant_id, state.access_token, state.registration_token)
+        except SaaSusError as exc:
+            return self._after_loss(exc, attempted)
+        return Completed(tenant.id, tenant.name, created=False, user=user)
+
+    def create(self, state: State, name: str) -> Completed | Refused:
+        """ConfirmSignUpWithAwsMarketplace: a new tenant named ``name``, linked to the purchase."""
+        user, linked, unused = self._look(state)
+        done = self._remembered(state, user, linked, unused)
+        if done is not None:
+            return done
+        if not unused:
+            return Refused(ErrorCode.REGISTRATION_INVALID)
+        # The user's tenants of this name now are "before": one that appears later
+        # with this name and a customer can only be the one this attempt created.
+        taken = tuple(t.id for t in user.tenants if t.name == name)
+        attempted = dataclasses.replace(state, attempted_tenant="", attempted_name=name, name_taken_by=taken)
+        try:
+            tenant = self._saasus.sign_up(name, state.access_token, state.registration_token)
+        except SaaSusError as exc:
+            return self._after_loss(exc, attempted)
+        return Completed(tenant.id, tenant.name, created=True, user=user)
+
+    def _look(self, state: State, *tenant_ids: str) -> tuple[UserInfo, set[str], bool]:
+        """The user, which of these tenants (and the remembered one) have a customer, and the token."""
+        ids = [*tenant_ids, *([state.attempted_tenant] if state.attempted_tenant else [])]
+        user, linked, unused = self._saasus.settle(
+            lambda: self._saasus.user_info(state.id_token),
+            lambda: self._saasus.linked_tenants(ids) if ids else set[str](),
+            lambda: self._saasus.registration_token_is_unused(state.registration_token),
+        )
+        if isinstance(user, SaaSusError) and user.kind in (ErrorKind.REJECTED, ErrorKind.DENIED):
+            raise SessionOver from None  # the ID token expired or was revoked
+        for result in (user, linked, unused):
+            if isinstance(result, SaaSusError):
+                raise result
+        return user, linked, unused
+
+    def _remembered(self, state: State, user: UserInfo, linked: set[str], unused: bool) -> Completed | None:
+        """The tenant an earlier, unanswered attempt of this purchase completed, if it did."""
+        if unused or not (state.attempted_tenant or state.attempted_name):
+            return None
+        if state.attempted_tenant in linked:
+            tenant = next((t for t in user.tenants if t.id == state.attempted_tenant), None)
+            if tenant is not None:
+                return Completed(tenant.id, tenant.name, created=False, user=user)
+        if state.attempted_name:
+            before = set(state.name_taken_by)
+            new = [t for t in user.tenants if t.name == state.attempted_name and t.id not in before]
+            linked_new = self._saasus.linked_tenants([t.id for t in new]) if new else set()
+            tenant = next((t for t in new if t.id in linked_new), None)
+            if tenant is not None:
+                return Completed(tenant.id, tenant.name, created=True, user=user)
+        return None
+
+    def _after_loss(self, error: SaaSusError, attempted: State) -> Completed | Refused:
+        """The act failed: SaaSus may have acted anyway (or another worker did, for this purchase)."""
+        try:
+            user, linked, unused = self._look(attempted)
+            done = self._remembered(attempted, user, linked, unused)
+        except (SaaSusError, SessionOver):
+            raise Unanswered(error, attempted) from None
+        if done is not None:
+            return done
+        if error.kind is ErrorKind.REJECTED:
+            return Refused(ErrorCode.LINK_REJECTED, error)
+        raise Unanswered(error, attempted) from None
+
+
+class PurchaseGuard:
+    """One request at a time per purchase in this process, and a memory of the completed ones.
+
+    Entering never blocks: a request that finds its purchase busy is told so and
+    waits *outside* any worker thread (see the adapters), so a buyer who reposts
+    the same form cannot queue everyone else behind SaaSus calls.
+    """
+
+    def __init__(self, ttl: int, max_entries: int = 10_000) -> None:
+        self._lock = threading.Lock()  # held only for these dict operations, never across a call
+        self._busy: set[str] = set()
+        self._done: collections.OrderedDict[str, tuple[float, Completed]] = collections.OrderedDict()
+        self._ttl, self._max = ttl, max_entries
+
+    def enter(self, journey: str) -> bool:
+        """True if this request may work on the purchase now; then :meth:`leave` must follow."""
+        with self._lock:
+            if journey in self._busy:
+                return False
+            self._busy.add(journey)
+            return True
+
+    def leave(self, journey: str) -> None:
+        with self._lock:
+            self._busy.discard(journey)
+
+    def completed(self, journey: str) -> Completed | None:
+        with self._lock:
+            entry = self._done.get(journey)
+        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
+
+    def complete(self, journey: str, completed: Completed) -> None:
+        with self._lock:
+            self._done[journey] = (time.monotonic() + self._ttl, dataclasses.replace(completed, user=None))
+            while len(self._done) > self._max:  # oldest first out: memory stays bounded
+                self._done.popitem(last=False)
