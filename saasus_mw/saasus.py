@@ -20,8 +20,10 @@ because each helper carries a defect (see the README, "SDK defects"):
 - The generated code warns (pydantic v1 APIs) at import and on every call;
   those warnings are silenced for the SDK's modules only.
 - Its Configuration sets the process-wide "urllib3" logger to WARNING; we put
-  the host's level back, and redact the query (ID token, code) from urllib3's
-  DEBUG request lines to SaaSus.
+  the host's level back. urllib3 then writes our URLs, whose query carries the
+  ID token or the code, into request lines, retry warnings and exception
+  messages: every record of urllib3's and the SDK's loggers is redacted as it
+  will be written (``_Redact``), and no SaaSusError carries those exceptions.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 import warnings
 from collections.abc import Callable
@@ -174,26 +177,69 @@ class _DropBodies(logging.Filter):
         return not str(record.msg).startswith("response body")
 
 
-for _name in ("saasus_sdk_python.src.auth.rest", "saasus_sdk_python.src.awsmarketplace.rest"):
-    logging.getLogger(_name).addFilter(_DropBodies())
+_REDACTED = "[redacted]"
+# The whole query of a request to a SaaSus API path (?token=, ?code=, ?refresh-token=),
+# wherever the path appears: a request line, a retry warning, an exception message.
+_SAASUS_QUERY = re.compile(r"(/(?:auth|awsmarketplace)/[^\s?#'\"]*)\?[^\s#'\"]+")
+# A code or token anywhere else: as a query parameter (token=x) or a JSON or repr field ("token": "x").
+_PARAMETER_NAMES = r"(?:(?:id|access|refresh|registration)_token|refresh-token|token|code)"
+_SECRET_PARAMETER = re.compile(rf"(?<![\w-])({_PARAMETER_NAMES}=)[^\s&#'\"]+", re.IGNORECASE)
+_SECRET_FIELD = re.compile(rf"""(["']{_PARAMETER_NAMES}["']\s*:\s*)(["'])[^"'\s]*\2""", re.IGNORECASE)
 
 
-class _RedactQueries(logging.Filter):
-    """urllib3 logs each request line at DEBUG; ours carry the ID token or the code in the query."""
+def _redact(text: str) -> str:
+    """``text`` without the query of any SaaSus API URL and without any code or token value."""
+    text = _SAASUS_QUERY.sub(rf"\1?{_REDACTED}", text)
+    text = _SECRET_PARAMETER.sub(rf"\1{_REDACTED}", text)
+    return _SECRET_FIELD.sub(rf"\1\2{_REDACTED}\2", text)
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.hosts: set[str] = set()  # SaaSus hosts of this process
+
+class _Redact(logging.Filter):
+    """Redacts a record as it will finally be written: message, exception text and stack.
+
+    Our request URLs carry the ID token or the code, and libraries put them in
+    records in many shapes: an argument, part of an argument (urllib3's retry
+    warning), an exception's message. So the message is rendered here, redacted,
+    and stored back rendered; the exception becomes redacted text, and the live
+    exception (whose attributes and frames still hold the URL) leaves the record.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and any(a in self.hosts for a in args if isinstance(a, str)):
-            record.args = tuple(a.split("?", 1)[0] if isinstance(a, str) else a for a in args)
+        try:
+            message = record.getMessage()
+        except Exception:  # a handler would fail too, and print the arguments with its traceback
+            message = f"{record.msg} (arguments dropped: they did not format)"
+        record.msg, record.args = _redact(message), None
+        if record.exc_info:
+            record.exc_text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = _redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = _redact(record.stack_info)
         return True
 
 
-_REDACT = _RedactQueries()
-logging.getLogger("urllib3.connectionpool").addFilter(_REDACT)
+_REDACT = _Redact()
+# A logger's filters do not see its children's records: every logger that logs is named.
+_REDACTED_LOGGERS = (
+    "urllib3",
+    "urllib3.connection",
+    "urllib3.connectionpool",
+    "urllib3.poolmanager",
+    "urllib3.response",
+    "urllib3.util.retry",
+    "urllib3.http2.connection",
+    "urllib3.contrib.pyopenssl",
+    "urllib3.contrib.emscripten.response",
+    "saasus_sdk_python.src.auth.rest",
+    "saasus_sdk_python.src.awsmarketplace.rest",
+    "saasus_mw.saasus",
+)
+for _name in ("saasus_sdk_python.src.auth.rest", "saasus_sdk_python.src.awsmarketplace.rest"):
+    logging.getLogger(_name).addFilter(_DropBodies())
+for _name in _REDACTED_LOGGERS:
+    logging.getLogger(_name).addFilter(_REDACT)
 
 
 class SaaSus:
@@ -228,7 +274,6 @@ class SaaSus:
         level = urllib3_logger.level
         config = configuration(host=settings.saasus_base_url + prefix)
         urllib3_logger.setLevel(level)
-        _REDACT.hosts.add(urlsplit(settings.saasus_base_url).hostname or "")
         config.retries = retries
         config.connection_pool_maxsize = settings.max_threads
         client = client_class(config)
@@ -286,15 +331,18 @@ def _call(function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     try:
         return function(*args, **kwargs)
     except _API_EXCEPTIONS as exc:
-        raise _from_api_exception(exc) from None
+        error = _from_api_exception(exc)
     except urllib3.exceptions.MaxRetryError as exc:
-        raise SaaSusError(_network_error_kind(exc.reason)) from None
+        error = SaaSusError(_network_error_kind(exc.reason))
     except urllib3.exceptions.HTTPError as exc:
-        raise SaaSusError(_network_error_kind(exc)) from None
+        error = SaaSusError(_network_error_kind(exc))
     except (ValueError, TypeError, AttributeError, LookupError):
         # Malformed JSON or a body that does not fit the SDK's models (pydantic's
         # ValidationError is a ValueError).
-        raise SaaSusError(ErrorKind.BAD_RESPONSE) from None
+        error = SaaSusError(ErrorKind.BAD_RESPONSE)
+    # Raised outside the handlers: the SDK's and urllib3's exceptions carry the
+    # URL (with the token or code), and are neither its cause nor its context.
+    raise error from None
 
 
 def _user_info_from_json(raw: bytes) -> UserInfo:

@@ -14,8 +14,11 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
+import urllib3
 
 from saasus_mw.saasus import ErrorKind, SaaSus, SaaSusError
 from saasus_mw.testing import SaaSusStandIn, User
@@ -243,3 +246,56 @@ def test_the_hosts_urllib3_logging_is_kept_and_our_queries_redacted(
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
     assert any("/v1/auth/userinfo" in line for line in lines)
     assert not any(credentials.id_token in line or "code=" in line for line in lines)
+
+
+def test_every_logger_that_can_carry_our_urls_redacts() -> None:
+    # A filter on "urllib3" does not see "urllib3.connectionpool"'s records: each
+    # module that logs needs its own. Found in the installed sources, so a new
+    # urllib3 module that logs fails here rather than leaking.
+    import urllib3
+
+    from saasus_mw.saasus import _Redact
+
+    root = Path(urllib3.__file__).parent
+    names = {
+        ".".join(("urllib3", *path.relative_to(root).with_suffix("").parts)).removesuffix(".__init__")
+        for path in root.rglob("*.py")
+        if "getLogger(__name__)" in path.read_text(encoding="utf-8")
+    }
+    assert {"urllib3", "urllib3.connectionpool", "urllib3.util.retry"} <= names
+    names |= {"saasus_sdk_python.src.auth.rest", "saasus_sdk_python.src.awsmarketplace.rest"}
+    unfiltered = [n for n in sorted(names) if not any(isinstance(f, _Redact) for f in logging.getLogger(n).filters)]
+    assert unfiltered == []
+
+
+def test_redaction_works_on_the_written_record_not_its_arguments() -> None:
+    from saasus_mw.saasus import _REDACT
+
+    def written(record: logging.LogRecord) -> str:
+        assert _REDACT.filter(record)
+        return logging.Formatter().format(record) + repr(record.__dict__)
+
+    def record(msg: str, args: Any = None, exc_info: Any = None) -> logging.LogRecord:
+        return logging.LogRecord("urllib3.connectionpool", logging.WARNING, "x.py", 1, msg, args, exc_info)
+
+    secret = "eyJ0b2tlbi1zZWNyZXQtdmFsdWUtMTIzNDU2Nzg5"
+    url = f"/v1/auth/userinfo?token={secret}"
+    try:
+        raise urllib3.exceptions.MaxRetryError(None, url)  # type: ignore[arg-type]
+    except urllib3.exceptions.MaxRetryError:
+        exc_info = sys.exc_info()
+    records = [
+        record("Retrying (%r) after connection broken by '%r': %s", ("Retry()", "Error()", url)),  # part of an arg
+        record(f"already formatted: {url}"),
+        record("failed", exc_info=exc_info),  # only in the exception's message
+        record("%s %s", ("too", "few", "arguments", url)),  # a broken record still goes out redacted
+        record('body: {"registration_token": "%s", "access_token": "%s"}', (secret, secret)),
+        record("/v1/auth/credentials?code=%s&auth-flow=tempCodeAuth", (secret,)),
+        record("https://example.com/cb?refresh-token=%s&registration_token=%s", (secret, secret)),
+    ]
+    texts = [written(r) for r in records]
+    assert [t for t in texts if secret[:16] in t] == []
+    assert "/v1/auth/userinfo?[redacted]" in texts[0] and "arguments dropped" in texts[3]
+    assert "MaxRetryError" in written(record("failed", exc_info=exc_info))  # the traceback stays, redacted
+    kept = record('"%s %s" %s', ("GET", "/v1/awsmarketplace/customers", 200))
+    assert logging.Formatter().format(kept) == '"GET /v1/awsmarketplace/customers" 200'
