@@ -38,8 +38,8 @@ import re
 import time
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, NamedTuple, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import urllib3
 from pydantic.warnings import PydanticDeprecatedSince20
@@ -68,6 +68,8 @@ with warnings.catch_warnings():
 
 __all__ = ["Credentials", "ErrorKind", "SaaSus", "SaaSusError", "Tenant", "UserInfo"]
 
+logger = logging.getLogger(__name__)
+
 _T = TypeVar("_T")
 _API_EXCEPTIONS = (AuthApiException, MarketplaceApiException)
 USER_AGENT = "saasus_mw"
@@ -77,10 +79,36 @@ _IDS_PER_CALL = 100
 class ErrorKind(str, enum.Enum):
     TIMEOUT = "timeout"  # no answer in time; SaaSus may or may not have acted
     UNREACHABLE = "unreachable"  # connection refused or dropped
-    REJECTED = "rejected"  # 400/404/409/410/422: SaaSus said no to this request (bad code, used token)
+    REJECTED = "rejected"  # a refusal the call's spec documents (_OPERATIONS): a bad code, a used token
     DENIED = "denied"  # 401/403: a token, or our signature (keys, clock), was refused
     SERVER_ERROR = "server_error"  # 5xx, and 408/429: SaaSus cannot answer now
     BAD_RESPONSE = "bad_response"  # an answer that is not what the spec promises
+    # A status (or a redirect) the call's spec does not document, such as the 404 of
+    # a route that does not exist: a wrong SAASUS_BASE_URL, or a SaaSus fault. Never the buyer's.
+    UNEXPECTED_STATUS = "unexpected_status"
+
+
+class _Operation(NamedTuple):
+    endpoint: str  # as the spec names it, for logs
+    refused: tuple[int, ...]  # the statuses its spec documents as "SaaSus refused this request"
+
+
+# Every SDK method _call runs, by name (the spec's operationId in snake case), with the
+# refusals its OpenAPI spec lists (tests/openapi, checked by tests/test_saasus.py).
+# Whatever the call, 401/403 are DENIED and 5xx/408/429 SERVER_ERROR; a status that is
+# none of these is UNEXPECTED_STATUS. A method missing here documents no refusal.
+_OPERATIONS = {
+    "get_auth_credentials": _Operation("GET /auth/credentials", (404,)),  # an unknown or used code
+    "create_auth_credentials": _Operation("POST /auth/credentials", (400,)),
+    "get_user_info": _Operation("GET /auth/userinfo", ()),  # only 401: an unknown ID token
+    # The spec lists only 500 for these two but says "If the Registration Token is not
+    # valid, an error is returned": 400, as verify documents for that same token.
+    "link_aws_marketplace": _Operation("PATCH /auth/aws-marketplace/link", (400,)),
+    "confirm_sign_up_with_aws_marketplace": _Operation("POST /auth/aws-marketplace/sign-up-confirm", (400,)),
+    "get_auth_info": _Operation("GET /auth/auth-info", ()),
+    "verify_registration_token": _Operation("POST /awsmarketplace/registration-token/verify", (400,)),
+    "get_customers": _Operation("GET /awsmarketplace/customers", ()),
+}
 
 
 class SaaSusError(Exception):
@@ -279,6 +307,7 @@ class SaaSus:
         client = client_class(config)
         client.signer = signer
         client.timeout = settings.timeout
+        client.base_url = settings.saasus_base_url  # named in the log of an unexpected status
         client.user_agent = USER_AGENT
         return client
 
@@ -331,9 +360,12 @@ def _call(function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     try:
         return function(*args, **kwargs)
     except _API_EXCEPTIONS as exc:
-        error = _from_api_exception(exc)
+        error = _from_api_exception(exc, function)
     except urllib3.exceptions.MaxRetryError as exc:
-        error = SaaSusError(_network_error_kind(exc.reason))
+        if isinstance(exc.reason, urllib3.exceptions.ResponseError):  # a redirect: no SaaSus API sends one
+            error = _unexpected(function, None)
+        else:
+            error = SaaSusError(_network_error_kind(exc.reason))
     except urllib3.exceptions.HTTPError as exc:
         error = SaaSusError(_network_error_kind(exc))
     except (ValueError, TypeError, AttributeError, LookupError):
@@ -383,7 +415,7 @@ def _network_error_kind(error: object) -> ErrorKind:
     return ErrorKind.UNREACHABLE
 
 
-def _from_api_exception(exc: Any) -> SaaSusError:
+def _from_api_exception(exc: Any, function: Callable[..., Any]) -> SaaSusError:
     status = exc.status or None
     if not status:  # the generated client's status 0: TLS failure
         return SaaSusError(ErrorKind.UNREACHABLE)
@@ -391,14 +423,46 @@ def _from_api_exception(exc: Any) -> SaaSusError:
     try:
         body = json.loads(exc.body or "")
         if isinstance(body, dict):
-            error_type = str(body.get("type") or "")[:100]
-            message = str(body.get("message") or "")[:300]
+            # SaaSus's words, for logs: they might echo a request, so they are redacted too.
+            error_type = _redact(str(body.get("type") or "")[:100])
+            message = _redact(str(body.get("message") or "")[:300])
     except ValueError:
         pass
     if status in (401, 403):
         kind = ErrorKind.DENIED
-    elif status < 500 and status not in (408, 429):
-        kind = ErrorKind.REJECTED
-    else:  # 5xx, a timeout on SaaSus's side, or too many requests: worth another try
+    elif status >= 500 or status in (408, 429):  # SaaSus's side, or too many requests: worth another try
         kind = ErrorKind.SERVER_ERROR
+    elif status in _operation(function).refused:
+        kind = ErrorKind.REJECTED
+    else:
+        return _unexpected(function, status, error_type, message)
     return SaaSusError(kind, status=status, error_type=error_type, message=message)
+
+
+def _operation(function: Callable[..., Any]) -> _Operation:
+    name = getattr(function, "__name__", "").removesuffix("_with_http_info")
+    return _OPERATIONS.get(name, _Operation(name, ()))
+
+
+def _unexpected(
+    function: Callable[..., Any], status: int | None, error_type: str = "", message: str = ""
+) -> SaaSusError:
+    """An answer the call's spec does not document: most likely SAASUS_BASE_URL is wrong. Logged once, at ERROR."""
+    # The generated API object's client is ours (_client): it knows its base URL.
+    base_url = str(getattr(getattr(getattr(function, "__self__", None), "api_client", None), "base_url", ""))
+    parts = urlsplit(base_url)  # scheme, host and path only: no credentials, query or fragment
+    base_url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="")) or "unknown"
+    endpoint = _operation(function).endpoint
+    logger.error(
+        "saasus_mw: SaaSus answered %s with %s, which its API spec does not document: check SAASUS_BASE_URL "
+        "(now %s; the SaaSus API is https://api.saasus.io/v1). If it is right, SaaSus is at fault.",
+        endpoint,
+        f"HTTP {status} ({error_type or 'no error type'})" if status else "a redirect",
+        base_url,
+        extra={
+            "saasus_mw_saasus_endpoint": endpoint,
+            "saasus_mw_saasus_status": status,
+            "saasus_mw_saasus_base_url": base_url,
+        },
+    )
+    return SaaSusError(ErrorKind.UNEXPECTED_STATUS, status=status, error_type=error_type, message=message)

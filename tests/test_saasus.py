@@ -13,7 +13,9 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -299,3 +301,127 @@ def test_redaction_works_on_the_written_record_not_its_arguments() -> None:
     assert "MaxRetryError" in written(record("failed", exc_info=exc_info))  # the traceback stays, redacted
     kept = record('"%s %s" %s', ("GET", "/v1/awsmarketplace/customers", 200))
     assert logging.Formatter().format(kept) == '"GET /v1/awsmarketplace/customers" 200'
+
+
+# -- classification by what each endpoint's spec documents -----------------------------------
+
+SPEC_DIR = Path(__file__).parent / "openapi"
+_ALWAYS = {401: ErrorKind.DENIED, 403: ErrorKind.DENIED, 408: ErrorKind.SERVER_ERROR, 429: ErrorKind.SERVER_ERROR}
+_PROSE = "If the Registration Token is not valid, an error is returned."
+
+
+def test_refusals_follow_the_spec() -> None:
+    import yaml  # openapi-core's own dependency
+
+    from saasus_mw.saasus import _OPERATIONS
+
+    operations: dict[str, tuple[str, dict[str, Any]]] = {}
+    for name, prefix in (("authapi.yml", "/auth"), ("awsmarketplaceapi.yml", "/awsmarketplace")):
+        spec = yaml.safe_load((SPEC_DIR / name).read_text(encoding="utf-8"))
+        for path, methods in spec["paths"].items():
+            for method, operation in methods.items():
+                if isinstance(operation, dict) and "operationId" in operation:
+                    operations[operation["operationId"]] = (f"{method.upper()} {prefix}{path}", operation)
+    for sdk_name, (endpoint, refused) in _OPERATIONS.items():
+        operation_id = "".join(word.capitalize() for word in sdk_name.split("_"))
+        documented_endpoint, operation = operations[operation_id]
+        assert endpoint == documented_endpoint, sdk_name
+        statuses = {int(s) for s in operation["responses"] if 400 <= int(s) < 500 and int(s) not in _ALWAYS}
+        if not statuses and _PROSE in operation.get("description", ""):
+            statuses = {400}  # an error is documented, its status is not: verify's 400 for the same token
+        assert set(refused) == statuses, sdk_name
+
+
+def _calls(saasus: SaaSus, standin: SaaSusStandIn, buyer: User) -> dict[str, Any]:
+    """Each SaaSus call, by the stand-in's name for its endpoint."""
+    return {
+        "verify": lambda: saasus.registration_token_is_unused(standin.issue_registration_token()),
+        "credentials": lambda: saasus.exchange_code(standin.issue_code(buyer)),
+        "userinfo": lambda: saasus.user_info("token"),
+        "customers": lambda: saasus.linked_tenants([buyer.tenants[0].id]),
+        "link": lambda: saasus.link(buyer.tenants[0].id, "token", standin.issue_registration_token()),
+    }
+
+
+# What each call's spec documents as a refusal (see _OPERATIONS): REJECTED; other 4xx: UNEXPECTED_STATUS.
+_REFUSED = {"verify": {400}, "credentials": {404}, "userinfo": set(), "customers": set(), "link": {400}}
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 408, 409, 410, 418, 422, 429, 500, 503])
+@pytest.mark.parametrize("endpoint", list(_REFUSED))
+def test_statuses_are_classified_by_the_calls_spec(
+    standin: SaaSusStandIn, buyer: User, caplog: pytest.LogCaptureFixture, endpoint: str, status: int
+) -> None:
+    saasus = SaaSus(make_settings(standin))
+    standin.inject(endpoint, status=status)
+    if status in _ALWAYS:
+        expected = _ALWAYS[status]
+    elif status >= 500:
+        expected = ErrorKind.SERVER_ERROR
+    else:
+        expected = ErrorKind.REJECTED if status in _REFUSED[endpoint] else ErrorKind.UNEXPECTED_STATUS
+    with caplog.at_level(logging.DEBUG, logger="saasus_mw"):
+        if endpoint == "verify" and expected is ErrorKind.REJECTED:
+            assert _calls(saasus, standin, buyer)[endpoint]() is False  # "used or unknown"
+        else:
+            with pytest.raises(SaaSusError) as info:
+                _calls(saasus, standin, buyer)[endpoint]()
+            assert (info.value.kind, info.value.status) == (expected, status)
+    errors = [r for r in caplog.records if r.name == "saasus_mw.saasus" and r.levelno >= logging.ERROR]
+    assert len(errors) == (expected is ErrorKind.UNEXPECTED_STATUS)
+
+
+def test_a_base_url_without_v1_is_unexpected_not_a_used_token(
+    standin: SaaSusStandIn, buyer: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    saasus = SaaSus(make_settings(standin, saasus_base_url=standin.url))  # no /v1: every route is a 404
+    token = standin.issue_registration_token()
+    with caplog.at_level(logging.DEBUG):
+        for endpoint, call in _calls(saasus, standin, buyer).items():
+            with pytest.raises(SaaSusError) as info:
+                call()
+            # A 404 is what the credentials spec documents for a bad code: that one call
+            # cannot tell. The journey verifies the registration token first, which can.
+            expected = ErrorKind.REJECTED if endpoint == "credentials" else ErrorKind.UNEXPECTED_STATUS
+            assert (info.value.kind, info.value.status) == (expected, 404)
+        with pytest.raises(SaaSusError):
+            saasus.registration_token_is_unused(token)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.saasus_mw_saasus_endpoint for r in errors] == [  # type: ignore[attr-defined]
+        "POST /awsmarketplace/registration-token/verify",
+        "GET /auth/userinfo",
+        "GET /awsmarketplace/customers",
+        "PATCH /auth/aws-marketplace/link",
+        "POST /awsmarketplace/registration-token/verify",
+    ]
+    message = errors[0].getMessage()
+    assert "SAASUS_BASE_URL" in message and standin.url in message and "HTTP 404 (not_found)" in message
+    assert token not in caplog.text
+
+
+def test_a_redirect_is_unexpected(standin: SaaSusStandIn, caplog: pytest.LogCaptureFixture) -> None:
+    # SAASUS_BASE_URL on http:// or at a web site: no SaaSus API redirects, and we follow none.
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(301)
+            self.send_header("Location", "https://example.com/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        base_url = f"http://user:pass@127.0.0.1:{server.server_address[1]}/v1"
+        with caplog.at_level(logging.ERROR), pytest.raises(SaaSusError) as info:
+            SaaSus(make_settings(standin, saasus_base_url=base_url)).user_info("token")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert info.value.kind is ErrorKind.UNEXPECTED_STATUS
+    (record,) = caplog.records
+    assert "GET /auth/userinfo with a redirect" in record.getMessage() and "SAASUS_BASE_URL" in record.getMessage()
+    assert record.saasus_mw_saasus_base_url == f"http://127.0.0.1:{server.server_address[1]}/v1"  # type: ignore[attr-defined]

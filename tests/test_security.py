@@ -539,6 +539,30 @@ def test_saasus_refusing_us_is_not_a_used_registration(
     assert client.get("/callback", params=params).status_code == 303  # the same link works once SaaSus does
 
 
+def test_a_base_url_without_v1_is_a_configuration_fault_not_the_buyers(
+    adapter: Adapter, standin: SaaSusStandIn, buyer: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    # SAASUS_BASE_URL without /v1: every route is a 404, which verify's spec does not
+    # document. It used to read as "token used": "This purchase link is no longer valid".
+    token = standin.issue_registration_token()
+    params = {"code": standin.issue_code(buyer), "registration_token": token}
+    with caplog.at_level(logging.INFO), adapter.connect(make_settings(standin, saasus_base_url=standin.url)) as client:
+        response = client.get("/callback", params=params)
+    assert response.status_code == 502 and error_code(response) == "saasus_unavailable"
+    assert "Try again" in response.text
+    (error,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert error.name == "saasus_mw.saasus" and "SAASUS_BASE_URL" in error.getMessage()
+    assert f"(now {standin.url};" in error.getMessage() and "registration-token/verify" in error.getMessage()
+    (step,) = [r for r in caplog.records if r.name == "saasus_mw"]
+    assert step.saasus_mw_saasus_error == "unexpected_status:404:not_found"  # type: ignore[attr-defined]
+    ours = [r.getMessage() for r in caplog.records if not r.name.startswith(("saasus_mw.testing", "httpx"))]
+    assert not [line for line in ours if token in line or params["code"] in line]
+    assert [c.endpoint for c in standin.calls] == ["other"]  # nothing else was tried
+    # With the right base URL, the very same link works: nothing was consumed.
+    with adapter.connect(make_settings(standin)) as client:
+        assert client.get("/callback", params=params).status_code == 303
+
+
 @pytest.mark.parametrize(
     "returned",
     [
