@@ -20,8 +20,10 @@ because each helper carries a defect (see the README, "SDK defects"):
 - The generated code warns (pydantic v1 APIs) at import and on every call;
   those warnings are silenced for the SDK's modules only.
 - Its Configuration sets the process-wide "urllib3" logger to WARNING; we put
-  the host's level back, and redact the query (ID token, code) from urllib3's
-  DEBUG request lines to SaaSus.
+  the host's level back. urllib3 then writes our URLs, whose query carries the
+  ID token or the code, into request lines, retry warnings and exception
+  messages: every record of urllib3's and the SDK's loggers is redacted as it
+  will be written (``_Redact``), and no SaaSusError carries those exceptions.
 """
 
 from __future__ import annotations
@@ -32,11 +34,12 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, NamedTuple, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import urllib3
 from pydantic.warnings import PydanticDeprecatedSince20
@@ -69,6 +72,8 @@ with warnings.catch_warnings():
 
 __all__ = ["Created", "Credentials", "ErrorKind", "SaaSus", "SaaSusError", "Tenant", "UserInfo"]
 
+logger = logging.getLogger(__name__)
+
 _T = TypeVar("_T")
 _API_EXCEPTIONS = (AuthApiException, MarketplaceApiException)
 USER_AGENT = "saasus_mw"
@@ -78,10 +83,36 @@ _IDS_PER_CALL = 100
 class ErrorKind(str, enum.Enum):
     TIMEOUT = "timeout"  # no answer in time; SaaSus may or may not have acted
     UNREACHABLE = "unreachable"  # connection refused or dropped
-    REJECTED = "rejected"  # 400/404/409/410/422: SaaSus said no to this request (bad code, used token)
+    REJECTED = "rejected"  # a refusal the call's spec documents (_OPERATIONS): a bad code, a used token
     DENIED = "denied"  # 401/403: a token, or our signature (keys, clock), was refused
     SERVER_ERROR = "server_error"  # 5xx, and 408/429: SaaSus cannot answer now
     BAD_RESPONSE = "bad_response"  # an answer that is not what the spec promises
+    # A status (or a redirect) the call's spec does not document, such as the 404 of
+    # a route that does not exist: a wrong SAASUS_BASE_URL, or a SaaSus fault. Never the buyer's.
+    UNEXPECTED_STATUS = "unexpected_status"
+
+
+class _Operation(NamedTuple):
+    endpoint: str  # as the spec names it, for logs
+    refused: tuple[int, ...]  # the statuses its spec documents as "SaaSus refused this request"
+
+
+# Every SDK method _call runs, by name (the spec's operationId in snake case), with the
+# refusals its OpenAPI spec lists (tests/openapi, checked by tests/test_saasus.py).
+# Whatever the call, 401/403 are DENIED and 5xx/408/429 SERVER_ERROR; a status that is
+# none of these is UNEXPECTED_STATUS. A method missing here documents no refusal.
+_OPERATIONS = {
+    "get_auth_credentials": _Operation("GET /auth/credentials", (404,)),  # an unknown or used code
+    "create_auth_credentials": _Operation("POST /auth/credentials", (400,)),
+    "get_user_info": _Operation("GET /auth/userinfo", ()),  # only 401: an unknown ID token
+    # The spec lists only 500 for these two but says "If the Registration Token is not
+    # valid, an error is returned": 400, as verify documents for that same token.
+    "link_aws_marketplace": _Operation("PATCH /auth/aws-marketplace/link", (400,)),
+    "confirm_sign_up_with_aws_marketplace": _Operation("POST /auth/aws-marketplace/sign-up-confirm", (400,)),
+    "get_auth_info": _Operation("GET /auth/auth-info", ()),
+    "verify_registration_token": _Operation("POST /awsmarketplace/registration-token/verify", (400,)),
+    "get_customers": _Operation("GET /awsmarketplace/customers", ()),
+}
 
 
 class SaaSusError(Exception):
@@ -186,26 +217,69 @@ class _DropBodies(logging.Filter):
         return not str(record.msg).startswith("response body")
 
 
-for _name in ("saasus_sdk_python.src.auth.rest", "saasus_sdk_python.src.awsmarketplace.rest"):
-    logging.getLogger(_name).addFilter(_DropBodies())
+_REDACTED = "[redacted]"
+# The whole query of a request to a SaaSus API path (?token=, ?code=, ?refresh-token=),
+# wherever the path appears: a request line, a retry warning, an exception message.
+_SAASUS_QUERY = re.compile(r"(/(?:auth|awsmarketplace)/[^\s?#'\"]*)\?[^\s#'\"]+")
+# A code or token anywhere else: as a query parameter (token=x) or a JSON or repr field ("token": "x").
+_PARAMETER_NAMES = r"(?:(?:id|access|refresh|registration)_token|refresh-token|token|code)"
+_SECRET_PARAMETER = re.compile(rf"(?<![\w-])({_PARAMETER_NAMES}=)[^\s&#'\"]+", re.IGNORECASE)
+_SECRET_FIELD = re.compile(rf"""(["']{_PARAMETER_NAMES}["']\s*:\s*)(["'])[^"'\s]*\2""", re.IGNORECASE)
 
 
-class _RedactQueries(logging.Filter):
-    """urllib3 logs each request line at DEBUG; ours carry the ID token or the code in the query."""
+def _redact(text: str) -> str:
+    """``text`` without the query of any SaaSus API URL and without any code or token value."""
+    text = _SAASUS_QUERY.sub(rf"\1?{_REDACTED}", text)
+    text = _SECRET_PARAMETER.sub(rf"\1{_REDACTED}", text)
+    return _SECRET_FIELD.sub(rf"\1\2{_REDACTED}\2", text)
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.hosts: set[str] = set()  # SaaSus hosts of this process
+
+class _Redact(logging.Filter):
+    """Redacts a record as it will finally be written: message, exception text and stack.
+
+    Our request URLs carry the ID token or the code, and libraries put them in
+    records in many shapes: an argument, part of an argument (urllib3's retry
+    warning), an exception's message. So the message is rendered here, redacted,
+    and stored back rendered; the exception becomes redacted text, and the live
+    exception (whose attributes and frames still hold the URL) leaves the record.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and any(a in self.hosts for a in args if isinstance(a, str)):
-            record.args = tuple(a.split("?", 1)[0] if isinstance(a, str) else a for a in args)
+        try:
+            message = record.getMessage()
+        except Exception:  # a handler would fail too, and print the arguments with its traceback
+            message = f"{record.msg} (arguments dropped: they did not format)"
+        record.msg, record.args = _redact(message), None
+        if record.exc_info:
+            record.exc_text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = _redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = _redact(record.stack_info)
         return True
 
 
-_REDACT = _RedactQueries()
-logging.getLogger("urllib3.connectionpool").addFilter(_REDACT)
+_REDACT = _Redact()
+# A logger's filters do not see its children's records: every logger that logs is named.
+_REDACTED_LOGGERS = (
+    "urllib3",
+    "urllib3.connection",
+    "urllib3.connectionpool",
+    "urllib3.poolmanager",
+    "urllib3.response",
+    "urllib3.util.retry",
+    "urllib3.http2.connection",
+    "urllib3.contrib.pyopenssl",
+    "urllib3.contrib.emscripten.response",
+    "saasus_sdk_python.src.auth.rest",
+    "saasus_sdk_python.src.awsmarketplace.rest",
+    "saasus_mw.saasus",
+)
+for _name in ("saasus_sdk_python.src.auth.rest", "saasus_sdk_python.src.awsmarketplace.rest"):
+    logging.getLogger(_name).addFilter(_DropBodies())
+for _name in _REDACTED_LOGGERS:
+    logging.getLogger(_name).addFilter(_REDACT)
 
 
 class SaaSus:
@@ -240,12 +314,12 @@ class SaaSus:
         level = urllib3_logger.level
         config = configuration(host=settings.saasus_base_url + prefix)
         urllib3_logger.setLevel(level)
-        _REDACT.hosts.add(urlsplit(settings.saasus_base_url).hostname or "")
         config.retries = retries
         config.connection_pool_maxsize = settings.max_threads
         client = client_class(config)
         client.signer = signer
         client.timeout = settings.timeout
+        client.base_url = settings.saasus_base_url  # named in the log of an unexpected status
         client.user_agent = USER_AGENT
         return client
 
@@ -342,15 +416,21 @@ def _call(function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     try:
         return function(*args, **kwargs)
     except _API_EXCEPTIONS as exc:
-        raise _from_api_exception(exc) from None
+        error = _from_api_exception(exc, function)
     except urllib3.exceptions.MaxRetryError as exc:
-        raise SaaSusError(_network_error_kind(exc.reason)) from None
+        if isinstance(exc.reason, urllib3.exceptions.ResponseError):  # a redirect: no SaaSus API sends one
+            error = _unexpected(function, None)
+        else:
+            error = SaaSusError(_network_error_kind(exc.reason))
     except urllib3.exceptions.HTTPError as exc:
-        raise SaaSusError(_network_error_kind(exc)) from None
+        error = SaaSusError(_network_error_kind(exc))
     except (ValueError, TypeError, AttributeError, LookupError):
         # Malformed JSON or a body that does not fit the SDK's models (pydantic's
         # ValidationError is a ValueError).
-        raise SaaSusError(ErrorKind.BAD_RESPONSE) from None
+        error = SaaSusError(ErrorKind.BAD_RESPONSE)
+    # Raised outside the handlers: the SDK's and urllib3's exceptions carry the
+    # URL (with the token or code), and are neither its cause nor its context.
+    raise error from None
 
 
 def _user_info_from_json(raw: bytes) -> UserInfo:
@@ -391,7 +471,7 @@ def _network_error_kind(error: object) -> ErrorKind:
     return ErrorKind.UNREACHABLE
 
 
-def _from_api_exception(exc: Any) -> SaaSusError:
+def _from_api_exception(exc: Any, function: Callable[..., Any]) -> SaaSusError:
     status = exc.status or None
     if not status:  # the generated client's status 0: TLS failure
         return SaaSusError(ErrorKind.UNREACHABLE)
@@ -399,14 +479,46 @@ def _from_api_exception(exc: Any) -> SaaSusError:
     try:
         body = json.loads(exc.body or "")
         if isinstance(body, dict):
-            error_type = str(body.get("type") or "")[:100]
-            message = str(body.get("message") or "")[:300]
+            # SaaSus's words, for logs: they might echo a request, so they are redacted too.
+            error_type = _redact(str(body.get("type") or "")[:100])
+            message = _redact(str(body.get("message") or "")[:300])
     except ValueError:
         pass
     if status in (401, 403):
         kind = ErrorKind.DENIED
-    elif status < 500 and status not in (408, 429):
-        kind = ErrorKind.REJECTED
-    else:  # 5xx, a timeout on SaaSus's side, or too many requests: worth another try
+    elif status >= 500 or status in (408, 429):  # SaaSus's side, or too many requests: worth another try
         kind = ErrorKind.SERVER_ERROR
+    elif status in _operation(function).refused:
+        kind = ErrorKind.REJECTED
+    else:
+        return _unexpected(function, status, error_type, message)
     return SaaSusError(kind, status=status, error_type=error_type, message=message)
+
+
+def _operation(function: Callable[..., Any]) -> _Operation:
+    name = getattr(function, "__name__", "").removesuffix("_with_http_info")
+    return _OPERATIONS.get(name, _Operation(name, ()))
+
+
+def _unexpected(
+    function: Callable[..., Any], status: int | None, error_type: str = "", message: str = ""
+) -> SaaSusError:
+    """An answer the call's spec does not document: most likely SAASUS_BASE_URL is wrong. Logged once, at ERROR."""
+    # The generated API object's client is ours (_client): it knows its base URL.
+    base_url = str(getattr(getattr(getattr(function, "__self__", None), "api_client", None), "base_url", ""))
+    parts = urlsplit(base_url)  # scheme, host and path only: no credentials, query or fragment
+    base_url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="")) or "unknown"
+    endpoint = _operation(function).endpoint
+    logger.error(
+        "saasus_mw: SaaSus answered %s with %s, which its API spec does not document: check SAASUS_BASE_URL "
+        "(now %s; the SaaSus API is https://api.saasus.io/v1). If it is right, SaaSus is at fault.",
+        endpoint,
+        f"HTTP {status} ({error_type or 'no error type'})" if status else "a redirect",
+        base_url,
+        extra={
+            "saasus_mw_saasus_endpoint": endpoint,
+            "saasus_mw_saasus_status": status,
+            "saasus_mw_saasus_base_url": base_url,
+        },
+    )
+    return SaaSusError(ErrorKind.UNEXPECTED_STATUS, status=status, error_type=error_type, message=message)

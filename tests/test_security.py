@@ -5,19 +5,25 @@ Each test here fails without the protection it names.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
 import threading
+import traceback
 import uuid
+from collections.abc import Callable, Iterator
+from secrets import token_urlsafe
 from typing import Any
 
 import httpx
 import pytest
 
-from saasus_mw import Linked
+from saasus_mw import Linked, Settings
+from saasus_mw.saasus import ErrorKind, SaaSus, SaaSusError
 from saasus_mw.testing import SaaSusStandIn, User
 
-from .conftest import Adapter, begin, error_code, make_settings, parse_picker, pick
+from .conftest import API_KEY, SAAS_ID, SECRET, Adapter, begin, error_code, make_settings, parse_picker, pick
 
 # -- every page carries the same protective headers --------------------------------------
 
@@ -309,13 +315,7 @@ def test_no_token_leaks_into_logs_or_pages(
         seen.append(pick(client, picker_url, buyer.tenants[1].id).text)
         standin.inject("userinfo", status=500)
         seen.append(client.get(picker_url).text)
-    secret_names = {"code", "registration_token", "token", "refresh-token", "access_token", "id_token", "refresh_token"}
-    secrets: set[str] = set()
-    for call in standin.calls:
-        secrets.update(v for name, values in call.query.items() if name in secret_names for v in values)
-        for raw in (call.body, call.response_body if call.endpoint == "credentials" else b""):
-            document = json.loads(raw) if raw.startswith(b"{") else {}
-            secrets.update(v for k, v in document.items() if k in secret_names and isinstance(v, str))
+    secrets = _secrets_sent(standin)
     assert len(secrets) > 10
     # The stand-in (SaaSus) and the test's own HTTP client see tokens by design.
     server_side = [r for r in caplog.records if not r.name.startswith(("saasus_mw.testing", "httpx"))]
@@ -324,6 +324,182 @@ def test_no_token_leaks_into_logs_or_pages(
     leaked = [s for s in secrets if s in haystack]
     where = [line[:300] for line in haystack.splitlines() if any(s in line for s in leaked)]
     assert leaked == [], where
+
+
+_SECRET_NAMES = {"code", "registration_token", "token", "refresh-token", "access_token", "id_token", "refresh_token"}
+
+
+def _secrets_sent(standin: SaaSusStandIn) -> set[str]:
+    """Every code and token that went to SaaSus (queries, JSON bodies) or came back from it."""
+    secrets: set[str] = set()
+    for call in standin.calls:
+        secrets.update(v for name, values in call.query.items() if name in _SECRET_NAMES for v in values)
+        for raw in (call.body, call.response_body if call.endpoint == "credentials" else b""):
+            document = json.loads(raw) if raw.startswith(b"{") else {}
+            secrets.update(v for k, v in document.items() if k in _SECRET_NAMES and isinstance(v, str))
+    return secrets
+
+
+class _Written(logging.Handler):
+    """Each record as a handler finally writes it: message, exception text, stack, and its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(f"{record.name}: {logging.Formatter().format(record)}\n{record.__dict__!r}")
+
+
+@contextlib.contextmanager
+def _every_logger_at_debug() -> Iterator[_Written]:
+    """The root logger and every logger that exists at DEBUG, all writing to one handler."""
+    written, root = _Written(), logging.getLogger()
+    loggers = [root, *(x for x in logging.root.manager.loggerDict.values() if isinstance(x, logging.Logger))]
+    saved = [(x, x.level, x.disabled) for x in loggers]
+    own = [x for x in loggers if x is root or not x.propagate]  # where records stop
+    for x in loggers:
+        x.setLevel(logging.DEBUG)
+        x.disabled = False
+    for x in own:
+        x.addHandler(written)
+    try:
+        yield written
+    finally:
+        for x in own:
+            x.removeHandler(written)
+        for x, level, disabled in saved:
+            x.setLevel(level)
+            x.disabled = disabled
+
+
+def _leaks(secrets: set[str], written: list[str], *, windows: bool) -> list[str]:
+    """The lines holding a secret, or (windows) any 16 characters of one, else its first or last 16."""
+    text = "\n".join(written)
+
+    def pieces(secret: str) -> set[str]:
+        if windows:
+            return {secret[i : i + 16] for i in range(len(secret) - 15)}
+        return {secret, secret[:16], secret[-16:]}
+
+    found = {p for s in secrets for p in pieces(s) if p in text}
+    return [line[:400] for line in text.splitlines() if any(p in line for p in found)]
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+_ENDPOINTS = ("credentials", "userinfo", "link", "verify", "customers")
+
+
+def _saasus_down(standin: SaaSusStandIn, how: str) -> Settings:
+    """Settings whose SaaSus fails in the way named, at every endpoint."""
+    if how == "refused":  # nothing listens: urllib3 retries the connection once, and says so
+        return make_settings(standin, saasus_base_url=f"http://127.0.0.1:{_closed_port()}/v1")
+    if how == "tls":  # TLS spoken to a plain-HTTP server
+        return make_settings(standin, saasus_base_url=f"https://127.0.0.1:{standin.port}/v1")
+    for endpoint in _ENDPOINTS:
+        standin.inject(endpoint, times=None, **({"drop": True} if how == "dropped" else {"delay": 1.0}))
+    return make_settings(standin, timeout=0.3)
+
+
+@pytest.mark.parametrize("how", ["refused", "dropped", "timeout", "tls"])
+def test_no_token_in_any_log_when_saasus_is_down(standin: SaaSusStandIn, how: str) -> None:
+    code, registration_token = str(uuid.uuid4()), str(uuid.uuid4())
+    id_token, access_token = "eyJ" + token_urlsafe(90), "eyJ" + token_urlsafe(90)
+    known = {code, registration_token, id_token, access_token}
+    saasus = SaaSus(_saasus_down(standin, how))
+    # Every call the middleware makes, each with the codes and tokens it sends.
+    calls: dict[str, Callable[[], object]] = {
+        "verify": lambda: saasus.registration_token_is_unused(registration_token),
+        "credentials": lambda: saasus.exchange_code(code),
+        "userinfo": lambda: saasus.user_info(id_token),
+        "customers": lambda: saasus.linked_tenants([str(uuid.uuid4())]),
+        "link": lambda: saasus.link(str(uuid.uuid4()), access_token, registration_token),
+    }
+    errors: list[str] = []
+    with _every_logger_at_debug() as written:
+        for name, call in calls.items():
+            with pytest.raises(SaaSusError) as info:
+                call()
+            assert info.value.kind is (ErrorKind.TIMEOUT if how == "timeout" else ErrorKind.UNREACHABLE), name
+            # What an exception logger would write, cause and context included.
+            errors.append("".join(traceback.format_exception(info.value)))
+            chain: BaseException | None = info.value
+            while chain is not None:
+                errors.append(f"{chain!s} {chain!r}")
+                chain = chain.__cause__ or chain.__context__
+    saasus.close()
+    ours = [r for r in written.records if not r.startswith("saasus_mw.testing")]  # the stand-in is SaaSus
+    assert any(r.startswith("urllib3") for r in ours)  # urllib3 did speak
+    leaks = _leaks(known, ours + errors, windows=True)
+    assert leaks == []
+    assert not any("?token=" in e or "?code=" in e for e in errors)
+
+
+@pytest.mark.parametrize("how", ["dropped", "timeout"])
+def test_no_token_in_any_log_on_a_journey_with_saasus_down_at_every_step(
+    adapter: Adapter, standin: SaaSusStandIn, buyer: User, how: str
+) -> None:
+    fault = {"drop": True} if how == "dropped" else {"delay": 1.0}
+    failed = 504 if how == "timeout" else 502
+
+    def down(*endpoints: str, after: bool = False) -> None:
+        standin.clear_faults()
+        for endpoint in endpoints:
+            standin.inject(endpoint, times=None, after=after, **fault)
+
+    with _every_logger_at_debug() as written, adapter.connect(make_settings(standin, timeout=0.3)) as client:
+        for endpoint in ("verify", "credentials", "userinfo"):  # 1. arriving from the SaaSus login
+            down(endpoint)
+            params = {"code": standin.issue_code(buyer), "registration_token": standin.issue_registration_token()}
+            assert client.get("/callback", params=params).status_code == failed, endpoint
+        standin.clear_faults()
+        _, picker_url = begin(client, standin, buyer)
+        for endpoint in ("userinfo", "customers"):  # 2. the picker
+            down(endpoint)
+            assert client.get(picker_url).status_code == failed, endpoint
+        standin.clear_faults()
+        form = parse_picker(client.get(picker_url).text)
+        data = {"csrf_token": form.inputs["csrf_token"], "tenant_id": buyer.tenants[0].id}
+        for endpoint in ("userinfo", "customers", "link"):  # 3. the link
+            down(endpoint)
+            assert client.post(picker_url, data=data).status_code == failed, endpoint
+        # SaaSus links but the answer is lost, and the confirmation (verify) fails too.
+        down("link", after=True)
+        standin.inject("verify", times=None, **fault)
+        assert client.post(picker_url, data=data).status_code == failed
+        standin.clear_faults()
+    if how == "dropped":  # each step met SaaSus down at the call named
+        assert [c.endpoint for c in standin.calls if c.status == 0] == [
+            *("verify", "credentials", "userinfo", "userinfo", "customers", "userinfo", "customers", "link"),
+            *("link", "verify"),
+        ]
+    # The stand-in is SaaSus and the test's client is the browser: both see tokens by design.
+    ours = [r for r in written.records if not r.startswith(("saasus_mw.testing", "httpx"))]
+    assert _leaks(_secrets_sent(standin), ours, windows=False) == []
+
+
+def test_no_token_in_any_log_when_saasus_goes_away_mid_journey(adapter: Adapter) -> None:
+    # Refused connections are retried once, and urllib3 warns with the URL: ?token=<ID token>.
+    with SaaSusStandIn(saas_id=SAAS_ID, api_key=API_KEY, secret_key=SECRET) as saasus:
+        user = saasus.add_user(email="leaving@example.com", tenants=["Acme"])
+        with _every_logger_at_debug() as written, adapter.connect(make_settings(saasus)) as client:
+            _, picker_url = begin(client, saasus, user)
+            form = parse_picker(client.get(picker_url).text)
+            saasus.stop()  # nothing listens on its port any more
+            assert client.get(picker_url).status_code == 502
+            data = {"csrf_token": form.inputs["csrf_token"], "tenant_id": user.tenants[0].id}
+            assert client.post(picker_url, data=data).status_code == 502
+            params = {"code": str(uuid.uuid4()), "registration_token": str(uuid.uuid4())}
+            assert client.get("/callback", params=params).status_code == 502
+        secrets = _secrets_sent(saasus) | set(params.values())
+    ours = [r for r in written.records if not r.startswith(("saasus_mw.testing", "httpx"))]
+    assert any("Retrying" in r for r in ours)  # the warnings of the report
+    assert _leaks(secrets, ours, windows=False) == []
 
 
 def test_reprs_hide_tokens() -> None:
@@ -376,6 +552,30 @@ def test_saasus_refusing_us_is_not_a_used_registration(
     picker = client.get(response.headers["location"])
     assert picker.status_code == 502 and error_code(picker) == "saasus_unavailable"
     assert client.get(response.headers["location"]).status_code == 200  # once SaaSus answers
+
+
+def test_a_base_url_without_v1_is_a_configuration_fault_not_the_buyers(
+    adapter: Adapter, standin: SaaSusStandIn, buyer: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    # SAASUS_BASE_URL without /v1: every route is a 404, which verify's spec does not
+    # document. It used to read as "token used": "This purchase link is no longer valid".
+    token = standin.issue_registration_token()
+    params = {"code": standin.issue_code(buyer), "registration_token": token}
+    with caplog.at_level(logging.INFO), adapter.connect(make_settings(standin, saasus_base_url=standin.url)) as client:
+        response = client.get("/callback", params=params)
+    assert response.status_code == 502 and error_code(response) == "saasus_unavailable"
+    assert "Try again" in response.text
+    (error,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert error.name == "saasus_mw.saasus" and "SAASUS_BASE_URL" in error.getMessage()
+    assert f"(now {standin.url};" in error.getMessage() and "registration-token/verify" in error.getMessage()
+    (step,) = [r for r in caplog.records if r.name == "saasus_mw"]
+    assert step.saasus_mw_saasus_error == "unexpected_status:404:not_found"  # type: ignore[attr-defined]
+    ours = [r.getMessage() for r in caplog.records if not r.name.startswith(("saasus_mw.testing", "httpx"))]
+    assert not [line for line in ours if token in line or params["code"] in line]
+    assert [c.endpoint for c in standin.calls] == ["other"]  # nothing else was tried
+    # With the right base URL, the very same link works: nothing was consumed.
+    with adapter.connect(make_settings(standin)) as client:
+        assert client.get("/callback", params=params).status_code == 303
 
 
 @pytest.mark.parametrize(
