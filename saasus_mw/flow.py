@@ -264,6 +264,8 @@ class Flow:
         if unused is False:  # a used or unknown token would only fail at the very end: say so now
             return self._fail(ErrorCode.REGISTRATION_INVALID, request)
         if isinstance(credentials, SaaSusError):
+            if isinstance(unused, SaaSusError) and unused.kind is ErrorKind.UNEXPECTED_STATUS:
+                raise unused  # SaaSus is misconfigured (SAASUS_BASE_URL): the code is not to blame
             if credentials.kind is ErrorKind.REJECTED:
                 return self._fail(ErrorCode.CODE_REJECTED, request)
             raise credentials

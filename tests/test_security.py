@@ -5,11 +5,13 @@ Each test here fails without the protection it names.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
 import socket
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
@@ -453,19 +455,21 @@ def test_no_token_in_any_log_on_a_journey_with_saasus_down_at_every_step(
             standin.inject(endpoint, times=None, after=after, **fault)
 
     with _every_logger_at_debug() as written, adapter.connect(make_settings(standin, timeout=0.3)) as client:
-        for endpoint in ("verify", "credentials", "userinfo"):  # 1. arriving from the SaaSus login
+        for endpoint in ("verify", "credentials"):  # 1. arriving from the SaaSus login
             down(endpoint)
             params = {"code": standin.issue_code(buyer), "registration_token": standin.issue_registration_token()}
-            assert client.get("/callback", params=params).status_code == failed, endpoint
+            # An unanswered token check is repeated by the picker: the journey goes on.
+            expected = 303 if endpoint == "verify" else failed
+            assert client.get("/callback", params=params).status_code == expected, endpoint
         standin.clear_faults()
         _, picker_url = begin(client, standin, buyer)
-        for endpoint in ("userinfo", "customers"):  # 2. the picker
+        for endpoint in ("userinfo", "customers", "verify"):  # 2. the picker
             down(endpoint)
             assert client.get(picker_url).status_code == failed, endpoint
         standin.clear_faults()
         form = parse_picker(client.get(picker_url).text)
         data = {"csrf_token": form.inputs["csrf_token"], "tenant_id": buyer.tenants[0].id}
-        for endpoint in ("userinfo", "customers", "link"):  # 3. the link
+        for endpoint in ("userinfo", "customers", "verify", "link"):  # 3. the link
             down(endpoint)
             assert client.post(picker_url, data=data).status_code == failed, endpoint
         # SaaSus links but the answer is lost, and the confirmation (verify) fails too.
@@ -473,11 +477,12 @@ def test_no_token_in_any_log_on_a_journey_with_saasus_down_at_every_step(
         standin.inject("verify", times=None, **fault)
         assert client.post(picker_url, data=data).status_code == failed
         standin.clear_faults()
-    if how == "dropped":  # each step met SaaSus down at the call named
-        assert [c.endpoint for c in standin.calls if c.status == 0] == [
-            *("verify", "credentials", "userinfo", "userinfo", "customers", "userinfo", "customers", "link"),
-            *("link", "verify"),
-        ]
+    if how == "timeout":  # the stand-in acts after its delay: let it finish before the next test
+        time.sleep(1.2)
+    if how == "dropped":  # each step met SaaSus down at the call named (concurrent calls: any order)
+        assert collections.Counter(c.endpoint for c in standin.calls if c.status == 0) == collections.Counter(
+            verify=4, credentials=1, userinfo=2, customers=2, link=1
+        )
     # The stand-in is SaaSus and the test's client is the browser: both see tokens by design.
     ours = [r for r in written.records if not r.startswith(("saasus_mw.testing", "httpx"))]
     assert _leaks(_secrets_sent(standin), ours, windows=False) == []
@@ -572,7 +577,7 @@ def test_a_base_url_without_v1_is_a_configuration_fault_not_the_buyers(
     assert step.saasus_mw_saasus_error == "unexpected_status:404:not_found"  # type: ignore[attr-defined]
     ours = [r.getMessage() for r in caplog.records if not r.name.startswith(("saasus_mw.testing", "httpx"))]
     assert not [line for line in ours if token in line or params["code"] in line]
-    assert [c.endpoint for c in standin.calls] == ["other"]  # nothing else was tried
+    assert {c.endpoint for c in standin.calls} == {"other"}  # nothing else was tried
     # With the right base URL, the very same link works: nothing was consumed.
     with adapter.connect(make_settings(standin)) as client:
         assert client.get("/callback", params=params).status_code == 303
