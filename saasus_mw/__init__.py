@@ -2,7 +2,7 @@
 
 from .asgi import MarketplaceMiddleware
 from .errors import ErrorCode
-from .flow import Failure, Linked
+from .hooks import Failure, Linked
 from .settings import ConfigError, Settings
 from .wsgi import MarketplaceWSGIMiddleware
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
 
-from .flow import Middleware, Request, Step
-from .pages import Response
+from .middleware import Middleware
+
+if TYPE_CHECKING:
+    from .pages import Response
 
 __all__ = ["MarketplaceMiddleware"]
 
@@ -75,7 +77,7 @@ class MarketplaceMiddleware(Middleware[ASGIApp]):
                 # HTTP/2 may split Cookie into several fields.
                 text = value.decode("latin-1")
                 headers[name] = f"{headers[name]}; {text}" if name in headers else text
-        request = Request.build(
+        request = flow.request(
             scope["method"],
             root_path,
             scope["query_string"].decode("latin-1"),
@@ -86,7 +88,7 @@ class MarketplaceMiddleware(Middleware[ASGIApp]):
         if step is None:
             await self.app(scope, receive, send)
             return
-        if step is Step.LINK:
+        if flow.wants_body(step):
             body = await _read_body(receive, headers.get("content-length"), flow.max_body)
             if body is None:
                 await _send(send, flow.too_large(request))

@@ -27,7 +27,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from werkzeug.datastructures import LanguageAccept
@@ -35,14 +35,13 @@ from werkzeug.http import parse_accept_header
 
 from .completion import Completed, Completion, PurchaseGuard, Refused, SessionOver, Unanswered
 from .errors import ErrorCode
-from .pages import LANGUAGES, Choice, Failure, Pages, Response
+from .hooks import Failure, Linked
+from .pages import LANGUAGES, Choice, Pages, Response
 from .saasus import Credentials, ErrorKind, SaaSus, SaaSusError, Tenant, UserInfo
 from .settings import Settings, origin_of, redirect_target
 from .state import State, StateCodec, StateError, StateTooLarge, purchase_digest
 
-__all__ = ["Failure", "Flow", "Linked", "Middleware", "Request", "Step"]
-
-AppT = TypeVar("AppT")
+__all__ = ["Flow", "Request", "Step"]
 
 logger = logging.getLogger("saasus_mw")
 
@@ -62,25 +61,6 @@ _TOKEN = re.compile(r"\A[\x21-\x7e]{1,1024}\Z")
 _FORM_TYPE = "application/x-www-form-urlencoded"
 # Kept as is when a query string is forwarded; anything else is percent-encoded.
 _QUERY_SAFE = "!$&'()*+,/:;=?@[]~%-._"
-
-
-@dataclasses.dataclass(frozen=True)
-class Linked:
-    """What ``on_linked`` receives once the purchase has a tenant.
-
-    ``created`` is True when the tenant was made for this purchase (the picker's
-    "A new account"). ``credentials`` holds the user's ID, access and refresh
-    tokens (hidden from reprs); return a URL to send the user there instead of the
-    success URL or the sign-in hand-off.
-    """
-
-    tenant_id: str
-    tenant_name: str
-    user_id: str
-    email: str
-    registration_token_hash: str  # SHA-256 hex of the registration token: matches saasus_mw_journey
-    credentials: Credentials
-    created: bool = False
 
 
 class Step(enum.Enum):
@@ -152,6 +132,7 @@ class Flow:
     """Built once per middleware; holds no per-request state."""
 
     max_body = MAX_BODY
+    request = staticmethod(Request.build)  # the adapters' one way to build a Request
 
     def __init__(
         self,
@@ -180,6 +161,11 @@ class Flow:
         self.wait_limit = settings.timeout  # how long a POST waits for another one of its purchase
 
     # -- routing -----------------------------------------------------------
+
+    @staticmethod
+    def wants_body(step: Step) -> bool:
+        """Whether the adapter must read (at most ``max_body`` of) the body before ``handle``."""
+        return step is Step.LINK
 
     def step(self, request: Request) -> Step | None:
         """Which step a request on the callback path is, or None to pass it through."""
@@ -567,31 +553,6 @@ class Flow:
 
     def _signup_url(self, request: Request) -> str:
         return _in_app(request, self.settings.signup_url) if self.settings.signup_url else ""
-
-
-class Middleware(Generic[AppT]):
-    """What both adapters share: settings validated at construction, one core, the path watched.
-
-    ``settings`` (a :class:`Settings`) or keyword overrides of the environment;
-    ``on_linked`` and ``on_error`` are the hooks described on :class:`Linked` and
-    :class:`Failure`. A disabled middleware has no core and passes everything on.
-    """
-
-    def __init__(
-        self,
-        app: AppT,
-        *,
-        settings: Settings | None = None,
-        on_linked: Callable[[Linked], str | None] | None = None,
-        on_error: Callable[[Failure], object] | None = None,
-        **overrides: Any,
-    ) -> None:
-        if settings is not None and overrides:
-            raise TypeError(f"pass either settings= or keyword settings, not both (got {', '.join(sorted(overrides))})")
-        self.app = app
-        self.settings = settings or Settings.load(**overrides)
-        self._path = self.settings.callback_path
-        self._flow = Flow(self.settings, on_linked=on_linked, on_error=on_error) if self.settings.enabled else None
 
 
 def _same_origin(request: Request) -> bool:

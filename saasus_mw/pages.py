@@ -13,21 +13,12 @@ from typing import Any
 import jinja2
 
 from .errors import ErrorCode
+from .hooks import Failure
 from .settings import Settings, origin_of
 
-__all__ = ["LANGUAGES", "Choice", "Failure", "Pages", "Response"]
+__all__ = ["LANGUAGES", "Choice", "Pages", "Response"]
 
 LANGUAGES = ("en", "ja")
-
-
-@dataclasses.dataclass(frozen=True)
-class Failure:
-    """What ``on_error`` receives: a stable code, the status shown, and what SaaSus said (if it did)."""
-
-    code: ErrorCode
-    status: int
-    step: str  # "start" | "picker" | "link" | "not_allowed"
-    saasus_error: str = ""  # "kind:status:type", e.g. "rejected:400:invalid_registration_token"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,54 +28,30 @@ because each helper carries a defect (see the README, "SDK defects"):
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import enum
+import functools
 import hashlib
 import hmac
 import json
 import logging
 import re
+import threading
 import time
 import warnings
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-import urllib3
-from pydantic.warnings import PydanticDeprecatedSince20
-
 from .settings import Settings
-
-# The generated SDK uses pydantic v1 APIs that warn at import and on every call.
-# They are its business, not the host app's: hide them, and only them.
-warnings.filterwarnings("ignore", category=PydanticDeprecatedSince20, module=r"saasus_sdk_python\.")
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", PydanticDeprecatedSince20)
-    from saasus_sdk_python.src.auth.api.credential_api import CredentialApi
-    from saasus_sdk_python.src.auth.api.saas_user_api import SaasUserApi
-    from saasus_sdk_python.src.auth.api.user_info_api import UserInfoApi
-    from saasus_sdk_python.src.auth.api_client import ApiClient as AuthApiClient
-    from saasus_sdk_python.src.auth.configuration import Configuration as AuthConfiguration
-    from saasus_sdk_python.src.auth.exceptions import ApiException as AuthApiException
-    from saasus_sdk_python.src.auth.models.confirm_sign_up_with_aws_marketplace_param import (
-        ConfirmSignUpWithAwsMarketplaceParam,
-    )
-    from saasus_sdk_python.src.auth.models.credentials import Credentials as CredentialsParam
-    from saasus_sdk_python.src.auth.models.link_aws_marketplace_param import LinkAwsMarketplaceParam
-    from saasus_sdk_python.src.awsmarketplace.api.aws_marketplace_api import AwsMarketplaceApi
-    from saasus_sdk_python.src.awsmarketplace.api_client import ApiClient as MarketplaceApiClient
-    from saasus_sdk_python.src.awsmarketplace.configuration import Configuration as MarketplaceConfiguration
-    from saasus_sdk_python.src.awsmarketplace.exceptions import ApiException as MarketplaceApiException
-    from saasus_sdk_python.src.awsmarketplace.models.verify_registration_token_param import (
-        VerifyRegistrationTokenParam,
-    )
 
 __all__ = ["Created", "Credentials", "ErrorKind", "SaaSus", "SaaSusError", "Tenant", "UserInfo"]
 
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-_API_EXCEPTIONS = (AuthApiException, MarketplaceApiException)
 USER_AGENT = "saasus_mw"
 _IDS_PER_CALL = 100
 
@@ -204,12 +180,48 @@ class _SignedRequests:
         )
 
 
-class _AuthClient(_SignedRequests, AuthApiClient):  # type: ignore[misc]
-    pass
+@functools.cache
+def _sdk() -> Any:
+    """The SDK, loaded when the first enabled middleware is built: its ~150 modules take most of a
+    second, which a disabled middleware, a CLI check without --online and every import of
+    saasus_mw never pay."""
+    # The generated SDK uses pydantic v1 APIs that warn at import and on every call.
+    # They are its business, not the host app's: hide them, and only them.
+    from pydantic.warnings import PydanticDeprecatedSince20  # noqa: PLC0415
 
-
-class _MarketplaceClient(_SignedRequests, MarketplaceApiClient):  # type: ignore[misc]
-    pass
+    warnings.filterwarnings("ignore", category=PydanticDeprecatedSince20, module=r"saasus_sdk_python\.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PydanticDeprecatedSince20)
+        # The import system's own lock makes a first load from two threads safe.
+        from saasus_sdk_python.src.auth import api_client as auth_client  # noqa: PLC0415
+        from saasus_sdk_python.src.auth import configuration as auth_configuration  # noqa: PLC0415
+        from saasus_sdk_python.src.auth import exceptions as auth_exceptions  # noqa: PLC0415
+        from saasus_sdk_python.src.auth.api import credential_api, saas_user_api, user_info_api  # noqa: PLC0415
+        from saasus_sdk_python.src.auth.models import (  # noqa: PLC0415
+            confirm_sign_up_with_aws_marketplace_param,
+            credentials,
+            link_aws_marketplace_param,
+        )
+        from saasus_sdk_python.src.awsmarketplace import api_client as marketplace_client  # noqa: PLC0415
+        from saasus_sdk_python.src.awsmarketplace import configuration as marketplace_configuration  # noqa: PLC0415
+        from saasus_sdk_python.src.awsmarketplace import exceptions as marketplace_exceptions  # noqa: PLC0415
+        from saasus_sdk_python.src.awsmarketplace.api import aws_marketplace_api  # noqa: PLC0415
+        from saasus_sdk_python.src.awsmarketplace.models import verify_registration_token_param  # noqa: PLC0415
+    return SimpleNamespace(
+        AuthClient=type("_AuthClient", (_SignedRequests, auth_client.ApiClient), {}),
+        MarketplaceClient=type("_MarketplaceClient", (_SignedRequests, marketplace_client.ApiClient), {}),
+        AuthConfiguration=auth_configuration.Configuration,
+        MarketplaceConfiguration=marketplace_configuration.Configuration,
+        api_exceptions=(auth_exceptions.ApiException, marketplace_exceptions.ApiException),
+        CredentialApi=credential_api.CredentialApi,
+        SaasUserApi=saas_user_api.SaasUserApi,
+        UserInfoApi=user_info_api.UserInfoApi,
+        AwsMarketplaceApi=aws_marketplace_api.AwsMarketplaceApi,
+        ConfirmSignUpWithAwsMarketplaceParam=confirm_sign_up_with_aws_marketplace_param.ConfirmSignUpWithAwsMarketplaceParam,
+        CredentialsParam=credentials.Credentials,
+        LinkAwsMarketplaceParam=link_aws_marketplace_param.LinkAwsMarketplaceParam,
+        VerifyRegistrationTokenParam=verify_registration_token_param.VerifyRegistrationTokenParam,
+    )
 
 
 class _DropBodies(logging.Filter):
@@ -283,21 +295,34 @@ for _name in _REDACTED_LOGGERS:
 
 
 class SaaSus:
-    """Blocking SaaSus calls over one connection pool; build one per process and reuse it."""
+    """Blocking SaaSus calls over one connection pool; build one per process and reuse it.
+
+    The independent calls of one step run at once (:meth:`settle`): each SaaSus round
+    trip is 150-250 ms from outside Tokyo, and a buyer waits for every one of them.
+    """
 
     def __init__(self, settings: Settings) -> None:
+        import urllib3  # noqa: PLC0415 - loaded with the SDK, when the first enabled middleware is built
+
+        sdk = self._sdk = _sdk()
         signer = _Signer(
             settings.saasus_saas_id, settings.saasus_api_key, settings.saasus_secret_key.get_secret_value()
         )
         # Connect errors are safe to retry once (nothing was sent); read errors
         # are not: a PATCH that reached SaaSus must never be sent twice.
         retries = urllib3.Retry(total=1, connect=1, read=0, status=0, other=0, redirect=0)
-        self._auth = self._client(_AuthClient, AuthConfiguration, settings, "/auth", signer, retries)
+        self._auth = self._client(sdk.AuthClient, sdk.AuthConfiguration, settings, "/auth", signer, retries)
         self._marketplace = self._client(
-            _MarketplaceClient, MarketplaceConfiguration, settings, "/awsmarketplace", signer, retries
+            sdk.MarketplaceClient, sdk.MarketplaceConfiguration, settings, "/awsmarketplace", signer, retries
         )
         # One pool for both APIs: they live on the same host.
         self._marketplace.rest_client.pool_manager = self._auth.rest_client.pool_manager
+        # The calls a step runs alongside its own thread; made on first use.
+        self._workers = settings.max_threads
+
+    @functools.cached_property
+    def _pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        return concurrent.futures.ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="saasus_mw")
 
     @staticmethod
     def _client(
@@ -315,7 +340,9 @@ class SaaSus:
         config = configuration(host=settings.saasus_base_url + prefix)
         urllib3_logger.setLevel(level)
         config.retries = retries
-        config.connection_pool_maxsize = settings.max_threads
+        # Every thread that may call at once keeps its connection: the steps'
+        # own threads (max_threads on ASGI) and as many running calls alongside.
+        config.connection_pool_maxsize = 2 * settings.max_threads
         client = client_class(config)
         client.signer = signer
         client.timeout = settings.timeout
@@ -325,7 +352,8 @@ class SaaSus:
 
     def exchange_code(self, code: str) -> Credentials:
         """``GET /auth/credentials`` with the single-use code (auth flow ``tempCodeAuth``)."""
-        result = _call(CredentialApi(self._auth).get_auth_credentials, code=code, auth_flow="tempCodeAuth")
+        api = self._sdk.CredentialApi(self._auth)
+        result = _call(api.get_auth_credentials, code=code, auth_flow="tempCodeAuth")
         return Credentials(result.id_token, result.access_token, result.refresh_token)
 
     def user_info(self, id_token: str) -> UserInfo:
@@ -333,22 +361,22 @@ class SaaSus:
         # The SDK's pydantic models spend ~25 ms of CPU on a user in 1,000
         # tenants (measured, bench/picker_cpu.py) on every picker and POST; the
         # few fields we use are read from the JSON directly, just as strictly.
-        api = UserInfoApi(self._auth)
+        api = self._sdk.UserInfoApi(self._auth)
         answer = _call(api.get_user_info_with_http_info, token=id_token, _preload_content=False)
         return _call(_user_info_from_json, answer.raw_data)
 
     def link(self, tenant_id: str, access_token: str, registration_token: str) -> None:
         """``PATCH /auth/aws-marketplace/link`` (LinkAwsMarketplace)."""
-        param = LinkAwsMarketplaceParam(
+        param = self._sdk.LinkAwsMarketplaceParam(
             tenant_id=tenant_id, access_token=access_token, registration_token=registration_token
         )
-        _call(SaasUserApi(self._auth).link_aws_marketplace, param)
+        _call(self._sdk.SaasUserApi(self._auth).link_aws_marketplace, param)
 
     def registration_token_is_unused(self, registration_token: str) -> bool:
         """``POST /awsmarketplace/registration-token/verify``: False once it has been used (or never existed)."""
-        param = VerifyRegistrationTokenParam(registration_token=registration_token)
+        param = self._sdk.VerifyRegistrationTokenParam(registration_token=registration_token)
         try:
-            _call(AwsMarketplaceApi(self._marketplace).verify_registration_token, param)
+            _call(self._sdk.AwsMarketplaceApi(self._marketplace).verify_registration_token, param)
         except SaaSusError as exc:
             if exc.kind is ErrorKind.REJECTED:
                 return False
@@ -357,33 +385,37 @@ class SaaSus:
 
     def linked_tenants(self, tenant_ids: list[str]) -> set[str]:
         """``GET /awsmarketplace/customers``: which of these tenants already have a Marketplace customer."""
-        api, linked = AwsMarketplaceApi(self._marketplace), set[str]()
-        # tenant_ids=a&tenant_ids=b...: batches keep each URL far below server limits (~8 KB).
-        for start in range(0, len(tenant_ids), _IDS_PER_CALL):
-            customers = _call(api.get_customers, tenant_ids=tenant_ids[start : start + _IDS_PER_CALL])
-            linked.update(c.tenant_id for c in customers.customers)
-        return linked
+        api = self._sdk.AwsMarketplaceApi(self._marketplace)
+
+        def batch(ids: list[str]) -> set[str]:
+            customers = _call(api.get_customers, tenant_ids=ids)
+            return {c.tenant_id for c in customers.customers}
+
+        # tenant_ids=a&tenant_ids=b...: batches keep each URL far below server limits
+        # (~8 KB), and all of them are asked at once.
+        batches = [tenant_ids[i : i + _IDS_PER_CALL] for i in range(0, len(tenant_ids), _IDS_PER_CALL)]
+        return set().union(*self.together(*(functools.partial(batch, ids) for ids in batches)))
 
     def create_auth_credentials(self, credentials: Credentials) -> str:
         """``POST /auth/credentials`` (CreateAuthCredentials): a fresh temp code, valid 10 s.
 
         The app's own sign-in exchanges it exactly like a code from the SaaSus login.
         """
-        body = CredentialsParam(
+        body = self._sdk.CredentialsParam(
             id_token=credentials.id_token,
             access_token=credentials.access_token,
             refresh_token=credentials.refresh_token or None,
         )
-        api = CredentialApi(self._auth)
+        api = self._sdk.CredentialApi(self._auth)
         answer = _call(api.create_auth_credentials_with_http_info, body=body, _preload_content=False)
         return _call(lambda: _text(json.loads(answer.raw_data)["code"]))
 
     def sign_up(self, tenant_name: str, access_token: str, registration_token: str) -> Created:
         """``POST /auth/aws-marketplace/sign-up-confirm``: a new tenant, already linked to the purchase."""
-        param = ConfirmSignUpWithAwsMarketplaceParam(
+        param = self._sdk.ConfirmSignUpWithAwsMarketplaceParam(
             tenant_name=tenant_name, access_token=access_token, registration_token=registration_token
         )
-        api = SaasUserApi(self._auth)
+        api = self._sdk.SaasUserApi(self._auth)
         answer = _call(api.confirm_sign_up_with_aws_marketplace_with_http_info, param, _preload_content=False)
         # Only the id and name are read: the Tenant model's other required fields
         # (billing, plan history) are none of our business and must not fail a purchase.
@@ -391,17 +423,22 @@ class SaaSus:
         return _call(lambda: Created(id=_text(tenant["id"]), name=_text(tenant["name"])))
 
     def settle(self, *calls: Callable[[], Any]) -> list[Any]:
-        """Run independent calls of one step; each one's result, or the SaaSusError it raised, in order."""
-        results: list[Any] = []
-        for call in calls:
-            try:
-                results.append(call())
-            except SaaSusError as exc:
-                results.append(exc)
-        return results
+        """Run independent calls of one step at once; each one's result, or the SaaSusError it raised.
+
+        The first runs in the calling thread, the others in this client's pool. Every
+        call has its own timeout, so waiting for all of them is bounded; a failure in
+        one leaves the others to finish (their answers may be needed: a lost link is
+        confirmed from them). From a pool thread the calls run one after another, so
+        a full pool can never wait on itself.
+        """
+        if len(calls) <= 1 or _IN_POOL.active:
+            return [_settled(call) for call in calls]
+        futures = [self._pool.submit(_in_pool, call) for call in calls[1:]]
+        first = _settled(calls[0])
+        return [first, *(future.result() for future in futures)]
 
     def together(self, *calls: Callable[[], Any]) -> list[Any]:
-        """Run independent calls of one step; their results in order, or the first failure raised."""
+        """Run independent calls of one step at once; their results in order, or the first failure raised."""
         results = self.settle(*calls)
         for result in results:
             if isinstance(result, SaaSusError):
@@ -409,13 +446,36 @@ class SaaSus:
         return results
 
     def close(self) -> None:
+        if "_pool" in self.__dict__:
+            self._pool.shutdown(wait=False, cancel_futures=True)
         self._auth.rest_client.pool_manager.clear()
 
 
+class _PoolThread(threading.local):
+    active = False  # True in this client's pool threads: their own calls run inline
+
+
+_IN_POOL = _PoolThread()
+
+
+def _settled(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except SaaSusError as exc:
+        return exc
+
+
+def _in_pool(call: Callable[[], Any]) -> Any:
+    _IN_POOL.active = True
+    return _settled(call)
+
+
 def _call(function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    import urllib3  # noqa: PLC0415 - loaded by SaaSus(): a lookup here, not a load
+
     try:
         return function(*args, **kwargs)
-    except _API_EXCEPTIONS as exc:
+    except _sdk().api_exceptions as exc:
         error = _from_api_exception(exc, function)
     except urllib3.exceptions.MaxRetryError as exc:
         if isinstance(exc.reason, urllib3.exceptions.ResponseError):  # a redirect: no SaaSus API sends one
@@ -462,6 +522,8 @@ def _flag(value: object) -> bool:
 
 
 def _network_error_kind(error: object) -> ErrorKind:
+    import urllib3  # noqa: PLC0415 - loaded by SaaSus()
+
     # NewConnectionError subclasses ConnectTimeoutError in urllib3, yet a
     # refused connection is not a timeout: test it first.
     if isinstance(error, urllib3.exceptions.NewConnectionError):

@@ -16,10 +16,11 @@ import re
 import sys
 import warnings
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr
+if TYPE_CHECKING:
+    from pydantic import SecretStr
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -63,12 +64,19 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _hidden(value: str) -> SecretStr:
+    # pydantic takes ~100 ms to import: paid when settings are loaded, not by `import saasus_mw`.
+    from pydantic import SecretStr  # noqa: PLC0415
+
+    return SecretStr(value)
+
+
 def _secret(value: str) -> SecretStr:
-    return SecretStr(value.strip())
+    return _hidden(value.strip())
 
 
 def _secret_list(value: str) -> tuple[SecretStr, ...]:
-    return tuple(SecretStr(part.strip()) for part in value.split(",") if part.strip())
+    return tuple(_hidden(part.strip()) for part in value.split(",") if part.strip())
 
 
 def _path(value: str) -> str:
@@ -343,7 +351,7 @@ def _parse(field: _Field, raw: Any, origin: str) -> Any:
         raw = str(raw).lower() if isinstance(raw, bool) else str(raw)
     elif isinstance(raw, list | tuple):
         raw = ",".join(str(item) for item in raw)
-    elif isinstance(raw, SecretStr):
+    elif hasattr(raw, "get_secret_value"):  # a SecretStr
         raw = raw.get_secret_value()
     if raw is None:
         raw = ""
@@ -357,12 +365,12 @@ def _parse(field: _Field, raw: Any, origin: str) -> Any:
 
 
 def _reveal(value: Any) -> str:
-    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
 
 
 def _derive_key(saasus_secret: SecretStr) -> SecretStr:
     digest = hmac.new(saasus_secret.get_secret_value().encode(), _KEY_PURPOSE, hashlib.sha256).hexdigest()
-    return SecretStr(digest)
+    return _hidden(digest)
 
 
 def _read_toml(path: str) -> dict[str, Any]:

@@ -8,14 +8,12 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
-from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
-from werkzeug.wsgi import get_input_stream
-
-from .flow import Middleware, Request, Step
-from .pages import Response
+from .middleware import Middleware
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment  # noqa: F401 - used in a string
+
+    from .pages import Response
 
 __all__ = ["MarketplaceWSGIMiddleware"]
 
@@ -44,7 +42,7 @@ class MarketplaceWSGIMiddleware(Middleware["WSGIApplication"]):
         flow = self._flow
         if flow is None:
             return self.app(environ, start_response)
-        request = Request.build(
+        request = flow.request(
             environ["REQUEST_METHOD"],
             environ.get("SCRIPT_NAME", ""),
             environ.get("QUERY_STRING", ""),
@@ -54,7 +52,11 @@ class MarketplaceWSGIMiddleware(Middleware["WSGIApplication"]):
         step = flow.step(request)
         if step is None:
             return self.app(environ, start_response)
-        if step is Step.LINK:
+        if flow.wants_body(step):
+            # werkzeug loads its dev server with it (~100 ms): not at import, only for a POST.
+            from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge  # noqa: PLC0415
+            from werkzeug.wsgi import get_input_stream  # noqa: PLC0415
+
             limit = flow.max_body
             try:
                 # werkzeug bounds the read by Content-Length (refusing one above

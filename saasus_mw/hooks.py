@@ -1,0 +1,42 @@
+"""What the hooks receive: ``on_linked`` a :class:`Linked`, ``on_error`` a :class:`Failure`.
+
+Light on purpose: importing saasus_mw loads this, not the SDK.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .errors import ErrorCode
+from .saasus import Credentials
+
+__all__ = ["Failure", "Linked"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """What ``on_error`` receives: a stable code, the status shown, and what SaaSus said (if it did)."""
+
+    code: ErrorCode
+    status: int
+    step: str  # "start" | "picker" | "link" | "not_allowed"
+    saasus_error: str = ""  # "kind:status:type", e.g. "rejected:400:invalid_registration_token"
+
+
+@dataclasses.dataclass(frozen=True)
+class Linked:
+    """What ``on_linked`` receives once the purchase has a tenant.
+
+    ``created`` is True when the tenant was made for this purchase (the picker's
+    "A new account"). ``credentials`` holds the user's ID, access and refresh
+    tokens (hidden from reprs); return a URL to send the user there instead of the
+    success URL or the sign-in hand-off.
+    """
+
+    tenant_id: str
+    tenant_name: str
+    user_id: str
+    email: str
+    registration_token_hash: str  # SHA-256 hex of the registration token: matches saasus_mw_journey
+    credentials: Credentials
+    created: bool = False
