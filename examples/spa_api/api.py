@@ -34,9 +34,11 @@ if not SPA_ORIGIN:
     raise RuntimeError("set SPA_ORIGIN to the SPA's origin, such as https://app.example.com (it may call this API)")
 
 settings = Settings.load()  # SAASUS_* and SAASUS_MW_* from the environment, validated once
-# saasus_mw's own SaaSus client: pooled, with timeouts, signing the final URL (the SDK's
-# Callback helper signs query strings wrongly). Blocking: the endpoints below are plain
-# `def`, so FastAPI runs them in its thread pool. One per process.
+# saasus_mw's own SaaSus client, not the SDK's Callback helper (whose defects the README
+# lists: a bad code's 404 escapes as an exception, no timeout, a new connection per call,
+# keys from a process-wide client that runs load_dotenv() at import): one per process,
+# pooled, with SAASUS_MW_TIMEOUT, every SaaSus refusal a SaaSusError. Its calls block, so
+# the endpoints below are plain `def`: FastAPI runs them in its thread pool.
 saasus = SaaSus(settings)
 
 api = FastAPI(title="Example API (SaaSus reference architecture)")
