@@ -156,7 +156,9 @@ class Flow:
         self._completion = Completion(self._saasus, eligible=lambda t: not self._ineligible(t, set()))
         self._guard = PurchaseGuard(settings.state_ttl)
         # SPA + API: the sign-in page is elsewhere, so ordinary logins on the callback go there.
-        self._forwarding = bool(settings.signin_url) and settings.signin_url != settings.callback_path
+        signin = urlsplit(settings.signin_url)
+        self._forwarding = bool(settings.signin_url) and (bool(signin.netloc) or signin.path != settings.callback_path)
+        self._signin_at = (_host(signin.netloc), signin.path)
         self._origins = {origin_of(u) for u in (settings.success_url, settings.signin_url)} - {""}
         self.wait_limit = settings.timeout  # how long a POST waits for another one of its purchase
 
@@ -178,9 +180,14 @@ class Flow:
                 if method in ("GET", "HEAD"):
                     return Step.PICKER
                 return Step.LINK if method == "POST" else Step.NOT_ALLOWED
-        if self._forwarding and method in ("GET", "HEAD"):
+        if self._forwarding and method in ("GET", "HEAD") and not self._is_signin(request):
             return Step.FORWARD
         return None
+
+    def _is_signin(self, request: Request) -> bool:
+        """Whether an absolute sign-in URL names this very callback: forwarding there would loop."""
+        host, path = self._signin_at
+        return bool(host) and host == _host(request.host or "") and path == self._callback_url(request)
 
     def handle(self, step: Step, request: Request, waited: float = 0.0) -> Response:
         """Run one step and log one line about it. Never raises: every failure becomes a page.
@@ -570,6 +577,11 @@ def _same_origin(request: Request) -> bool:
     return bool(origin.netloc) and (
         origin.netloc.lower().removesuffix(default_port) == request.host.lower().removesuffix(default_port)
     )
+
+
+def _host(netloc: str) -> str:
+    """host[:port] as browsers compare it: lower case, without the scheme's default port."""
+    return netloc.lower().removesuffix(":443").removesuffix(":80")
 
 
 def _loopback(host: str | None) -> bool:

@@ -122,6 +122,13 @@ def _optional_redirect_target(value: str) -> str:
     return redirect_target(value) if value.strip() else ""
 
 
+def _signin_url(value: str) -> str:
+    url = _optional_redirect_target(value)
+    if "#" in url:  # the code is appended as a query: after a fragment no page could read it
+        raise ValueError("expected a URL without a fragment (#): the sign-in code is added to its query")
+    return url
+
+
 def _roles(value: str) -> frozenset[str]:
     return frozenset(part.strip() for part in value.split(",") if part.strip())
 
@@ -192,7 +199,7 @@ FIELDS: dict[str, _Field] = {
     ),
     "signin_url": _Field(
         "SAASUS_MW_SIGNIN_URL",
-        _optional_redirect_target,
+        _signin_url,
         "",
         "where sign-in codes go: a path or an http(s) URL (an SPA's callback page); empty: the callback path itself",
     ),

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from saasus_mw import Linked
+from saasus_mw import ConfigError, Linked
 from saasus_mw.saasus import SaaSus
 from saasus_mw.testing import SaaSusStandIn, User
 
@@ -162,3 +162,29 @@ def test_the_lifetime_counts_from_minting_even_after_a_failed_link(
         monkeypatch.setattr(clock, "time", lambda: time.time() + 60)
         again = client.get(picker_url)
     assert again.status_code == 400 and error_code(again) == "state_expired"
+
+
+@pytest.mark.parametrize(
+    "signin",
+    [
+        pytest.param("https://testserver/callback", id="absolute-url-of-this-very-callback"),
+        pytest.param("https://testserver:443/callback", id="with-the-default-port"),
+        pytest.param("/callback?from=saasus", id="this-callback-with-a-query"),
+    ],
+)
+def test_a_sign_in_url_naming_this_callback_never_loops(
+    adapter: Adapter, standin: SaaSusStandIn, buyer: User, signin: str
+) -> None:
+    with adapter.connect(make_settings(standin, signin_url=signin, success_url="")) as client:
+        ordinary = client.get("/callback?code=abc")
+        assert ordinary.headers["x-host"] == "1"  # the app's own sign-in, not a redirect to itself
+        _, picker_url = begin(client, standin, buyer)
+        done = pick(client, picker_url, buyer.tenants[0].id)
+        arrived = client.get(done.headers["location"])
+    assert "code=" in done.headers["location"] and arrived.headers["x-host"] == "1"
+
+
+def test_a_sign_in_url_with_a_fragment_is_refused(standin: SaaSusStandIn) -> None:
+    # The code is added as a query: after "#" the page could never read it.
+    with pytest.raises(ConfigError, match="fragment"):
+        make_settings(standin, signin_url="https://app.example.com/callback#done")
