@@ -35,6 +35,7 @@ SCENARIOS = {
     "eventloop": ("bench.event_loop", 300),
     "eventloop1000": ("bench.event_loop_1000", 300),
     "workers": ("bench.workers", 420),
+    "roundtrips": ("bench.round_trips", 300),
 }
 SMOKE_LIMIT = 60
 

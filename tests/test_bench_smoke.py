@@ -14,7 +14,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = {"1 ASGI", "2 WSGI", "3 picker CPU", "4 event loop", "4b event loop, 1,000 tenants", "5 workers"}
+SCENARIOS = {
+    "1 ASGI",
+    "2 WSGI",
+    "3 picker CPU",
+    "4 event loop",
+    "4b event loop, 1,000 tenants",
+    "5 workers",
+    "6 round trips",
+}
 
 
 def test_every_benchmark_runs_in_smoke_mode(tmp_path: Path) -> None:
