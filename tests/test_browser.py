@@ -48,10 +48,24 @@ def browser() -> Iterator[object]:
         instance.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def product(standin: SaaSusStandIn) -> Iterator[str]:
     with running("uvicorn", standin) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def product_new(standin: SaaSusStandIn) -> Iterator[str]:
+    """The example product with "A new account" offered in the picker."""
+    with running("uvicorn", standin, SAASUS_MW_ALLOW_NEW_TENANT="true") as url:
+        yield url
+
+
+def arrive(page: object, product: str, standin: SaaSusStandIn, user: User) -> None:
+    """Sign in as ``user`` on the stand-in's hosted login (another site), on to the picker."""
+    login = standin.login_url(f"{product}/callback", email=user.email).replace("127.0.0.1", "localhost", 1)
+    page.goto(login)  # type: ignore[attr-defined]
+    page.wait_for_url("**/callback?saasus_mw=select")  # type: ignore[attr-defined]
 
 
 def make_shopper(standin: SaaSusStandIn, email: str) -> User:
@@ -163,4 +177,120 @@ def test_picker_reflows_at_320px_and_200_percent(browser: object, product: str, 
     page.wait_for_url("**/callback?saasus_mw=select")
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
     assert_accessible(page, "picker at 320 px")
+    context.close()
+
+
+# -- the filter never hides what is submitted ----------------------------------------
+
+
+def posts_of(page: object) -> list[str]:
+    """The URLs of every POST the page sends from now on."""
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)  # type: ignore[attr-defined]
+    return posts
+
+
+def test_filter_keeps_the_preselected_tenant_visible(browser: object, product: str, standin: SaaSusStandIn) -> None:
+    # One eligible tenant among three: preselected. A filter matching nothing used to
+    # hide it, and the button then linked a tenant the buyer could not see.
+    tenants = [Tenant(name="Acme Corporation"), Tenant(name="Globex"), Tenant(name="Initech")]
+    shopper = standin.add_user(email="buyer.filter-one@example.com", tenants=tenants)
+    standin.link_customer(tenants[1].id)
+    standin.link_customer(tenants[2].id)
+    context = browser.new_context()  # type: ignore[attr-defined]
+    page = context.new_page()
+    arrive(page, product, standin, shopper)
+    checked = page.locator("input[name=tenant_id]:checked")
+    assert checked.get_attribute("value") == tenants[0].id
+
+    page.locator("#filter").fill("no such account")
+    # The checked row stays on screen (the others are filtered away), and so what
+    # the button submits is what the buyer sees.
+    assert page.locator("ul.tenants li:visible").count() == 1
+    assert checked.is_visible() and page.get_by_label("Acme Corporation").is_visible()
+    assert page.locator("#filter-status").inner_text() == "1 of 3 accounts shown"
+    with page.expect_navigation():
+        page.get_by_role("button", name="Get started with this account").click()
+    assert page.url == f"{product}/welcome"
+    assert [(t, u) for t, u, _ in standin.links] == [(tenants[0].id, shopper.id)]
+    context.close()
+
+
+@pytest.mark.parametrize(
+    ("locale", "message"),
+    [("en-US", "Choose an account first."), ("ja-JP", "アカウントを選択してください。")],
+)
+def test_nothing_chosen_and_everything_filtered_away_says_so(
+    browser: object, product: str, standin: SaaSusStandIn, locale: str, message: str
+) -> None:
+    shopper = standin.add_user(
+        email=f"buyer.filter-none.{locale.lower()}@example.com",
+        tenants=[Tenant(name="Acme Corporation"), Tenant(name="Globex")],
+    )
+    context = browser.new_context(locale=locale)  # type: ignore[attr-defined]
+    page = context.new_page()
+    arrive(page, product, standin, shopper)
+    assert page.locator("input[name=tenant_id]:checked").count() == 0
+    posts = posts_of(page)
+    problem = page.locator("#submit-problem")
+    assert problem.is_hidden()
+
+    page.locator("#filter").fill("no such account")
+    assert page.locator("ul.tenants li:visible").count() == 0
+    page.locator("button[type=submit]").press("Enter")
+    # Not submitted: a visible message, announced (role=alert) and focused.
+    problem.wait_for(state="visible")
+    assert problem.inner_text() == message and problem.get_attribute("role") == "alert"
+    assert page.evaluate("document.activeElement.id") == "submit-problem"
+    assert page.url.endswith("/callback?saasus_mw=select") and posts == []
+    assert_accessible(page, f"picker saying nothing is chosen ({locale})")
+
+    # Filter, then choose with the mouse: one click must do. Leaving the filter used to
+    # hide the message on the radio's mousedown, moving the radio from under the
+    # pointer before its mouseup: the click was lost. Choosing clears the message.
+    page.locator("#filter").fill("Globex")
+    page.get_by_label("Globex").check()
+    assert problem.is_hidden()
+    with page.expect_navigation():
+        page.locator("button[type=submit]").click()
+    assert page.url == f"{product}/welcome" and len(posts) == 1
+    assert [(t, u) for t, u, _ in standin.links] == [(shopper.tenants[1].id, shopper.id)]
+    context.close()
+
+
+# -- a new account for the purchase (SAASUS_MW_ALLOW_NEW_TENANT) ---------------------
+
+
+def created_for(standin: SaaSusStandIn, user: User) -> list[str]:
+    """The names of the tenants the stand-in created for ``user``, in order."""
+    names = {t.id: t.name for t in user.tenants}
+    return [names[tenant_id] for tenant_id, user_id, _ in standin.created if user_id == user.id]
+
+
+def test_a_missing_name_is_said_and_one_click_then_sends(
+    browser: object, product_new: str, standin: SaaSusStandIn
+) -> None:
+    shopper = standin.add_user(
+        email="buyer.new-empty@example.com", tenants=[Tenant(name="Acme Corporation"), Tenant(name="Globex")]
+    )
+    context = browser.new_context()  # type: ignore[attr-defined]
+    page = context.new_page()
+    arrive(page, product_new, standin, shopper)
+    posts = posts_of(page)
+    page.get_by_label("A new account").check()
+    page.get_by_role("button", name="Get started with this account").click()
+    # No name: said at once, announced and focused; nothing sent.
+    problem = page.locator("#submit-problem")
+    problem.wait_for(state="visible")
+    assert problem.inner_text() == "Enter a name for the new account."
+    assert page.evaluate("document.activeElement.id") == "submit-problem" and posts == []
+
+    # Type the name, then one click on the button. Leaving the field used to hide the
+    # message on the button's mousedown, moving the button from under the pointer
+    # before its mouseup: the click was lost and nothing happened.
+    page.get_by_label("Name of the new account").fill("Acme Labs")
+    with page.expect_navigation(timeout=5000):
+        page.get_by_role("button", name="Get started with this account").click()
+    assert page.url == f"{product_new}/welcome", page.content()[-1500:]
+    assert created_for(standin, shopper) == ["Acme Labs"] and standin.links == [] and len(posts) == 1
     context.close()
