@@ -18,6 +18,7 @@ import pytest
 from saasus_mw.testing import SaaSusStandIn, Tenant, User
 
 from .servers import running
+from .test_cli import Demo, running_demo
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
@@ -443,4 +444,42 @@ def test_buyer_without_an_eligible_tenant_gets_a_new_account(
         page.locator("button[type=submit]").click()
     assert page.url == f"{product_new}/welcome", page.content()[-1500:]
     assert created_for(standin, shopper) == ["Acme Labs 研究所"] and standin.links == []
+    context.close()
+
+
+# -- the default hand-off: signed in at the product's own callback -------------------
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[Demo]:
+    """``saasus-mw demo``: its product exchanges the handed-off code (the examples only echo it)."""
+    with running_demo() as running:
+        yield running
+
+
+def test_handoff_signs_the_buyer_in_at_the_products_callback(browser: object, demo: Demo) -> None:
+    # SAASUS_MW_SUCCESS_URL empty (the demo's setting): after the link, the
+    # middleware sends the buyer with a fresh code to the product's own callback.
+    context = browser.new_context(locale="ja-JP")  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(demo.product + "/")
+    assert "You are not signed in" in page.content() and "linked" not in page.content().lower()
+
+    page.get_by_role("link", name="buy on AWS Marketplace").click()  # to the hosted login on localhost
+    page.get_by_role("link", name="buyer@example.com").click()
+    page.wait_for_url("**/callback?saasus_mw=select")
+    callbacks: list[str] = []
+    page.on("request", lambda r: callbacks.append(r.url) if "/callback?code=" in r.url else None)
+    page.get_by_label("株式会社サンプル").check()
+    with page.expect_navigation(url=demo.product + "/"):
+        page.get_by_role("button", name="このアカウントで利用を開始").click()
+
+    # Through the product's callback with a code, which it exchanged: it knows who this is.
+    assert len(callbacks) == 1 and "registration_token" not in callbacks[0]
+    text = page.locator("body").inner_text()
+    assert "Signed in as buyer@example.com." in text
+    assert "Your AWS Marketplace purchase went to 株式会社サンプル (an account you chose" in text
+    assert "株式会社サンプル (plan plan-pro) - has your purchase" in text
+    page.reload()  # a session, not the code: still signed in
+    assert "Signed in as buyer@example.com." in page.locator("body").inner_text()
     context.close()
