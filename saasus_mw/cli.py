@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import html
 import json
 import logging
 import os
 import re
+import secrets
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -25,7 +28,8 @@ from typing import Any, Literal
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from .saasus import ErrorKind, SaaSus, SaaSusError
+from .flow import Linked
+from .saasus import ErrorKind, SaaSus, SaaSusError, UserInfo
 from .settings import CONFIG_FILE_VAR, FIELDS, ConfigError, Settings, parse_fields
 from .wsgi import MarketplaceWSGIMiddleware
 
@@ -214,16 +218,89 @@ def _variable_in(message: str) -> str | None:
 # -- demo ------------------------------------------------------------------------------
 
 
-@Request.application
-def _demo_product(request: Request) -> Response:
-    # A product page and the product's own login callback, which ordinary
-    # sign-ins (without a registration token) still reach.
-    if request.path == "/callback":
-        return Response("<h1>Demo product</h1><p>Signed in (an ordinary login).</p>", mimetype="text/html")
-    if request.path in ("/", "/welcome"):
-        body = "<h1>Demo product</h1><p>Welcome. Your AWS Marketplace purchase is linked.</p>"
-        return Response(body, mimetype="text/html")
-    return Response("Not found", status=404)
+def _demo_product(settings: Settings, saasus: SaaSus, buy_url: str, signin_url: str) -> MarketplaceWSGIMiddleware:
+    """The demo's product, wrapped: its own sign-in on /callback, and a home page saying who is signed in.
+
+    /callback exchanges a code (from an ordinary sign-in, or the one the middleware
+    hands off after a purchase) through ``saasus``, keeps the user in an in-memory
+    session and sends them home. The middleware's ``on_linked`` hook tells the product
+    which tenant each user's purchase went to: the home page says so only then.
+    """
+    lock = threading.Lock()
+    sessions: dict[str, UserInfo] = {}  # session cookie -> the signed-in user
+    purchases: dict[str, Linked] = {}  # user id -> where their purchase went
+    cookie = "demo_session"
+    esc = html.escape
+
+    def on_linked(result: Linked) -> None:
+        with lock:
+            purchases[result.user_id] = result
+        # None keeps the hand-off: the buyer arrives signed in through /callback.
+
+    def page(body: str, status: int = 200) -> Response:
+        document = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>Demo product</title></head><body><h1>Demo product</h1>{body}</body></html>"
+        )
+        return Response(document, status=status, mimetype="text/html", headers={"Cache-Control": "no-store"})
+
+    def links() -> str:
+        return (
+            f'<p><a href="{esc(signin_url)}">Sign in</a> or '
+            f'<a href="{esc(buy_url)}">buy on AWS Marketplace</a> (both on the SaaSus stand-in).</p>'
+        )
+
+    def sign_in(request: Request) -> Response:
+        code = request.args.get("code", "")
+        if not code:
+            return page("<p>Nothing to sign in with.</p>" + links(), 400)
+        try:
+            user = saasus.user_info(saasus.exchange_code(code).id_token)
+        except SaaSusError as exc:
+            message = f"<p>Sign-in failed: SaaSus refused the code ({esc(exc.kind.value)}).</p>"
+            return page(message + links(), 400)
+        session = secrets.token_urlsafe(32)
+        with lock:
+            sessions[session] = user
+        # Home, so that a reload never presents the spent code again.
+        response = Response(status=303, headers={"Location": "/", "Cache-Control": "no-store"})
+        response.set_cookie(cookie, session, httponly=True, samesite="Lax")
+        return response
+
+    def home(request: Request) -> Response:
+        with lock:
+            user = sessions.get(request.cookies.get(cookie, ""))
+            purchase = purchases.get(user.id) if user is not None else None
+        if user is None:
+            return page("<p>You are not signed in.</p>" + links())
+        body = f"<p>Signed in as <strong>{esc(user.email)}</strong>.</p>"
+        if purchase is None:
+            body += "<p>No AWS Marketplace purchase for you yet.</p>" + links()
+        else:
+            how = "a new account created for it" if purchase.created else "an account you chose"
+            body += (
+                f"<p>Your AWS Marketplace purchase went to <strong>{esc(purchase.tenant_name)}</strong> "
+                f"({how}; tenant id <code>{esc(purchase.tenant_id)}</code>).</p>"
+            )
+        items = "".join(
+            f"<li>{esc(t.name)}{f' (plan {esc(t.plan_id)})' if t.plan_id else ''}"
+            f"{' - has your purchase' if purchase is not None and t.id == purchase.tenant_id else ''}</li>"
+            for t in user.tenants
+        )
+        body += f"<h2>Your tenants</h2><ul>{items}</ul>" if items else "<p>You belong to no tenant.</p>"
+        return page(body)
+
+    @Request.application
+    def product(request: Request) -> Response:
+        # Ordinary sign-ins and the middleware's hand-off (no registration token) reach /callback.
+        if request.path == "/callback":
+            return sign_in(request)
+        if request.path == "/":
+            return home(request)
+        return page("<p>Not found.</p>", 404)
+
+    return MarketplaceWSGIMiddleware(product, settings=settings, on_linked=on_linked)
 
 
 def demo(app_port: int, saasus_port: int) -> int:
@@ -241,6 +318,8 @@ def demo(app_port: int, saasus_port: int) -> int:
             Tenant(name="Globex Japan"),
         ],
     )
+    # No tenant yet: the picker offers only a new account for the purchase.
+    standin.add_user(email="newcomer@example.com")
     try:
         standin.start()
     except OSError as exc:
@@ -254,27 +333,32 @@ def demo(app_port: int, saasus_port: int) -> int:
             saasus_secret_key=secret_key,
             saasus_base_url=standin.base_url,
             cookie_secure=False,  # plain http on loopback only
-            # The operators' recommended default: back to the hosted login, whose
-            # live session returns the buyer, signed in, to the product's own callback.
-            success_url=standin.login_url(
-                f"http://127.0.0.1:{app_port}/callback", email="buyer@example.com", marketplace=False
-            ),
+            allow_new_tenant=True,
+            # No success URL: after the link the middleware hands the buyer, with a
+            # fresh code, to the product's own sign-in on the callback path.
         )
-        app = MarketplaceWSGIMiddleware(_demo_product, settings=settings)
+        callback = f"http://127.0.0.1:{app_port}/callback"
+        # The hosted login on another site (localhost), as SaaSus's is in production.
+        login = standin.login_url(callback).replace("127.0.0.1", "localhost", 1)
+        signin = standin.login_url(callback, marketplace=False).replace("127.0.0.1", "localhost", 1)
+        saasus = SaaSus(settings)  # the product's one client, for its own sign-in
+        app = _demo_product(settings, saasus, login, signin)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-        # On a busy port werkzeug says so and exits with status 1 itself.
-        server = make_server("127.0.0.1", app_port, app, threaded=True)
-        login = standin.login_url(f"http://127.0.0.1:{app_port}/callback").replace("127.0.0.1", "localhost", 1)
-        print(f"\n  SaaSus stand-in: {standin.base_url}")
-        print(f"  Product:         http://127.0.0.1:{app_port}/")
-        print(f"\n  Open this URL to buy on AWS Marketplace and link the purchase:\n\n    {login}\n")
-        print("  Ctrl-C stops everything.\n", flush=True)
         try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            print("stopping", file=sys.stderr)
+            # On a busy port werkzeug says so and exits with status 1 itself.
+            server = make_server("127.0.0.1", app_port, app, threaded=True)
+            print(f"\n  SaaSus stand-in: {standin.base_url}")
+            print(f"  Product:         http://127.0.0.1:{app_port}/")
+            print(f"\n  Open this URL to buy on AWS Marketplace and link the purchase:\n\n    {login}\n")
+            print("  Ctrl-C stops everything.\n", flush=True)
+            try:
+                server.serve_forever()
+            except KeyboardInterrupt:
+                print("stopping", file=sys.stderr)
+            finally:
+                server.server_close()
         finally:
-            server.server_close()
+            saasus.close()
     finally:
         standin.stop()
     return 0

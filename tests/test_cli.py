@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import html
 import json
 import re
 import socket
@@ -286,9 +289,15 @@ def test_online_is_not_attempted_with_a_broken_configuration(
 # -- demo -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def demo() -> Iterator[str]:
-    """``python -m saasus_mw.cli demo`` running; yields the login URL it prints."""
+@dataclasses.dataclass(frozen=True)
+class Demo:
+    product: str  # http://127.0.0.1:port, no trailing slash
+    login: str  # the hosted login (on localhost) it prints: buying on AWS Marketplace
+
+
+@contextlib.contextmanager
+def running_demo() -> Iterator[Demo]:
+    """``python -m saasus_mw.cli demo`` running on free ports, until the block ends."""
     app_port, saasus_port = free_port(), free_port()
     command = [sys.executable, "-m", "saasus_mw.cli", "demo", "--app-port", str(app_port)]
     command += ["--saasus-port", str(saasus_port)]
@@ -297,7 +306,13 @@ def demo() -> Iterator[str]:
         while not (match := re.search(rb"http://localhost:\d+/login\?\S+", _read(log))):
             assert time.monotonic() < deadline, _read(log)
             time.sleep(0.05)
-        yield match.group().decode()
+        yield Demo(f"http://127.0.0.1:{app_port}", match.group().decode())
+
+
+@pytest.fixture
+def demo() -> Iterator[Demo]:
+    with running_demo() as running:
+        yield running
 
 
 def _read(log: Any) -> bytes:
@@ -305,18 +320,66 @@ def _read(log: Any) -> bytes:
     return bytes(log.read())
 
 
-def test_demo_runs_the_whole_journey(demo: str) -> None:
+def _link(page: httpx.Response, text: str) -> str:
+    match = re.search(rf'<a href="([^"]+)">{re.escape(text)}</a>', page.text)
+    assert match, page.text
+    return html.unescape(match.group(1))
+
+
+def test_demo_runs_the_whole_journey(demo: Demo) -> None:
     with httpx.Client(timeout=10, follow_redirects=True) as browser:
+        # Before anything: not signed in, and no word of a purchase.
+        home = browser.get(demo.product + "/")
+        assert home.status_code == 200 and "You are not signed in" in home.text
+        assert "linked" not in home.text.lower() and "purchase went" not in home.text
+
+        # An ordinary sign-in (no registration token): signed in, still no purchase.
+        signed_in = browser.get(_link(home, "Sign in") + "&email=buyer%40example.com")
+        assert (
+            signed_in.url == demo.product + "/" and "Signed in as <strong>buyer@example.com</strong>" in signed_in.text
+        )
+        assert "linked" not in signed_in.text.lower() and "purchase went" not in signed_in.text
+        assert "No AWS Marketplace purchase for you yet" in signed_in.text
+
         # The stand-in's hosted login, as the buyer: it redirects to the product's
         # callback with a code and a registration token, then on to the picker.
-        picker = browser.get(demo + "&email=buyer%40example.com")
+        picker = browser.get(demo.login + "&email=buyer%40example.com")
         assert picker.status_code == 200 and "Acme Corporation" in picker.text
+        assert 'id="t-new"' in picker.text  # the demo offers a new account too
         form = parse_picker(picker.text)
-        done = browser.post(picker.url, data={"csrf_token": form.inputs["csrf_token"], "tenant_id": form.options[0][0]})
-    # As recommended to operators, the success URL is the hosted login: its live
-    # session sends the buyer back through the product's own callback, signed in.
-    assert done.status_code == 200 and done.url.path == "/callback" and "Signed in" in done.text
-    assert "registration_token" not in str(done.url)
+        acme = next(tenant_id for tenant_id, name in form.options if name == "Acme Corporation")
+        done = browser.post(picker.url, data={"csrf_token": form.inputs["csrf_token"], "tenant_id": acme})
+    # The default hand-off: a fresh code to the product's own callback, which
+    # exchanges it (the buyer is signed in) and sends them home.
+    handoff = [r for r in done.history if r.url.path == "/callback" and "code=" in str(r.url.query)]
+    assert [r.status_code for r in handoff] == [303] and handoff[0].headers["location"] == "/"
+    assert "registration_token" not in str(handoff[0].url)
+    assert done.status_code == 200 and done.url == demo.product + "/"
+    assert "Signed in as <strong>buyer@example.com</strong>" in done.text
+    assert "purchase went to <strong>Acme Corporation</strong> (an account you chose" in done.text
+    assert "<li>Acme Corporation (plan plan-basic) - has your purchase</li>" in done.text
+
+    # The code was the product's to use once: presented again, it signs nobody in.
+    with httpx.Client(timeout=10, follow_redirects=True) as other:
+        again = other.get(str(handoff[0].url))
+        assert again.status_code == 400 and "Sign-in failed" in again.text
+        assert "went to" not in other.get(demo.product + "/").text
+
+
+def test_demo_newcomer_gets_a_new_account(demo: Demo) -> None:
+    name = "Newcomer & <Co> 株式会社"
+    with httpx.Client(timeout=10, follow_redirects=True) as browser:
+        picker = browser.get(demo.login + "&email=newcomer%40example.com")
+        form = parse_picker(picker.text)
+        assert picker.status_code == 200 and [tenant_id for tenant_id, _ in form.options] == [""]
+        assert form.selected == ""  # the only choice, preselected
+        data = {"csrf_token": form.inputs["csrf_token"], "tenant_id": "", "new_tenant_name": name}
+        done = browser.post(picker.url, data=data)
+    assert done.status_code == 200 and done.url == demo.product + "/"
+    assert "Signed in as <strong>newcomer@example.com</strong>" in done.text
+    escaped = html.escape(name)
+    assert f"purchase went to <strong>{escaped}</strong> (a new account created for it" in done.text
+    assert f"<li>{escaped} - has your purchase</li>" in done.text and name not in done.text
 
 
 @pytest.mark.parametrize("busy", ["--app-port", "--saasus-port"])

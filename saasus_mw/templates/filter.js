@@ -12,7 +12,11 @@
   function syncName() {
     if (newName) newName.disabled = !(newChoice && newChoice.checked);
   }
-  form.addEventListener("change", function () {
+  form.addEventListener("change", function (event) {
+    // A new choice only. Leaving the filter or the name field also fires "change", on
+    // the mousedown of the click that leaves it: hiding the message then would move
+    // the button or radio from under the pointer before the mouseup, losing the click.
+    if (event.target.name !== "tenant_id") return;
     syncName();
     problem.hidden = true;
   });
