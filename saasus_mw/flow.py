@@ -329,9 +329,12 @@ class Flow:
         if len(csrf) != 1 or not hmac.compare_digest(csrf[0].encode(), state.csrf_token.encode()):
             return self._fail(ErrorCode.CSRF_FAILED, request, retry=True)
         tenant_ids, names = form.get("tenant_id", [""]), form.get("new_tenant_name", [])
-        if len(tenant_ids) != 1 or len(names) > 1 or (tenant_ids[0] and names and names[0].strip()):
-            return self._fail(ErrorCode.BAD_REQUEST, request, retry=True)  # one choice, never both
-        tenant_id, new = tenant_ids[0], names[0] if names else None
+        if len(tenant_ids) != 1 or len(names) > 1:
+            return self._fail(ErrorCode.BAD_REQUEST, request, retry=True)
+        # The radio button is the choice: a name typed, then abandoned for an existing
+        # tenant, still travels without JavaScript (CSS only hides its field).
+        tenant_id = tenant_ids[0]
+        new = None if tenant_id or not names else names[0]
         if not tenant_id and new is None:
             return self._fail(ErrorCode.BAD_REQUEST, request, retry=True)
         if not tenant_id:

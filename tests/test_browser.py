@@ -371,11 +371,6 @@ def test_new_account_without_javascript(browser: object, product_new: str, stand
     context.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flow.py _complete refuses a form carrying both tenant_id and new_tenant_name (400 bad_request), "
-    "but without JavaScript the hidden name field is always sent",
-)
 def test_without_javascript_a_name_typed_then_abandoned_is_ignored(
     browser: object, product_new: str, standin: SaaSusStandIn
 ) -> None:

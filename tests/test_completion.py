@@ -90,13 +90,29 @@ def test_with_the_setting_off_nothing_is_ever_created(adapter: Adapter, standin:
     assert _calls(standin, "sign_up") == 0 and standin.created == []
 
 
-def test_a_tenant_and_a_name_together_are_refused(adapter: Adapter, standin: SaaSusStandIn, buyer: User) -> None:
+def test_the_chosen_tenant_wins_over_an_abandoned_name(adapter: Adapter, standin: SaaSusStandIn, buyer: User) -> None:
+    # Without JavaScript a name typed and then abandoned for an existing tenant still
+    # travels with the form: the radio button is the choice, and nothing is created.
     with adapter.connect(make_settings(standin, allow_new_tenant=True)) as client:
         _, picker_url = begin(client, standin, buyer)
-        data = {**_form(client, picker_url), "tenant_id": buyer.tenants[0].id, "new_tenant_name": "Both"}
+        data = {**_form(client, picker_url), "tenant_id": buyer.tenants[0].id, "new_tenant_name": "Oops"}
         response = client.post(picker_url, data=data)
-    assert response.status_code == 400 and error_code(response) == "bad_request"
-    assert standin.calls[-1].endpoint != "sign_up" and standin.created == [] and standin.links == []
+    assert response.status_code == 303 and standin.created == [] and len(standin.links) == 1
+
+
+def test_two_choices_are_refused(adapter: Adapter, standin: SaaSusStandIn, buyer: User) -> None:
+    with adapter.connect(make_settings(standin, allow_new_tenant=True)) as client:
+        _, picker_url = begin(client, standin, buyer)
+        form = _form(client, picker_url)
+        two_tenants = [("tenant_id", buyer.tenants[0].id), ("tenant_id", buyer.tenants[1].id), *form.items()]
+        two_names = [*NEW.items(), ("new_tenant_name", "A"), ("new_tenant_name", "B"), *form.items()]
+        for fields in (two_tenants, two_names):
+            body = "&".join(f"{k}={v}" for k, v in fields).encode()
+            response = client.post(
+                picker_url, content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+            )
+            assert response.status_code == 400 and error_code(response) == "bad_request"
+    assert standin.created == [] and standin.links == []
 
 
 # -- no dead ends -------------------------------------------------------------------------------
