@@ -208,30 +208,24 @@ class Pages:
         )
 
     def linked(self, continue_url: str, *, language: str, head: bool = False) -> Response:
+        """This browser already completed the purchase (Back, reload, a resubmitted form)."""
+        return self._done(continue_url, language, head, "linked_title", "linked_text", "continue")
+
+    def handoff_failed(self, continue_url: str, *, language: str) -> Response:
+        """Linked, but the sign-in hand-off failed: a success page (200) with a way on."""
+        return self._done(continue_url, language, False, "handoff_title", "handoff_text", "sign_in")
+
+    def _done(self, continue_url: str, language: str, head: bool, title: str, text: str, action: str) -> Response:
         t = self._catalogues[language]
         return self._render(
             200,
             "linked.html",
             language,
             head,
-            title=t["linked_title"],
-            text=t["linked_text"],
+            title=t[title],
+            text=t[text],
             continue_url=continue_url,
-            action=t["continue"],
-        )
-
-    def handoff_failed(self, continue_url: str, *, language: str) -> Response:
-        """Linked, but the sign-in hand-off failed: a success page (200) with a way on."""
-        t = self._catalogues[language]
-        return self._render(
-            200,
-            "linked.html",
-            language,
-            False,
-            title=t["handoff_title"],
-            text=t["handoff_text"],
-            continue_url=continue_url,
-            action=t["sign_in"],
+            action=t[action],
         )
 
     def redirect(self, location: str, cookies: Sequence[str] = ()) -> Response:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -222,6 +223,17 @@ def pick(client: httpx.Client, picker_url: str, tenant_id: str, **extra: str) ->
     form = parse_picker(page.text)
     data = {"csrf_token": form.inputs["csrf_token"], "tenant_id": tenant_id, **extra}
     return client.post(picker_url, data=data)
+
+
+def post_together(clients: list[httpx.Client], url: str, data: dict[str, str]) -> list[httpx.Response]:
+    """The same form posted by each client at once (a double click, two tabs, two workers)."""
+    results: list[httpx.Response] = []
+    threads = [threading.Thread(target=lambda c=c: results.append(c.post(url, data=data))) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 def error_code(response: httpx.Response) -> str:

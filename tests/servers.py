@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +22,18 @@ from saasus_mw.testing import SaaSusStandIn
 from .conftest import API_KEY, SAAS_ID, SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Debian's chromium, driven by Playwright through executable_path (never `playwright install`).
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:

@@ -9,7 +9,6 @@ redirect chain. axe-core checks every page the middleware shows.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,23 +16,14 @@ import pytest
 
 from saasus_mw.testing import SaaSusStandIn, Tenant, User
 
-from .servers import running
+from .servers import CHROMIUM, CHROMIUM_ARGS, running
 from .test_cli import Demo, running_demo
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):

@@ -15,7 +15,7 @@ import pytest
 from saasus_mw import Linked
 from saasus_mw.testing import SaaSusStandIn, Tenant, User
 
-from .conftest import Adapter, begin, error_code, make_settings, parse_picker
+from .conftest import Adapter, begin, error_code, make_settings, parse_picker, post_together
 from .servers import running
 
 NEW = {"tenant_id": ""}  # the new-account choice posts an empty tenant_id
@@ -205,14 +205,7 @@ def test_a_concurrent_double_submit_creates_one_tenant(adapter: Adapter, standin
         data = {**_form(first, picker_url), **NEW, "new_tenant_name": "Double"}
         second.cookies.update(first.cookies)
         standin.inject("sign_up", delay=0.5)  # both POSTs are in flight together
-        results: list[httpx.Response] = []
-        threads = [
-            threading.Thread(target=lambda c=c: results.append(c.post(picker_url, data=data))) for c in (first, second)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        results = post_together([first, second], picker_url, data)
     assert [r.status_code for r in results] == [303, 303]  # both told it worked
     assert len(standin.created) == 1 and _calls(standin, "sign_up") == 1
 
@@ -226,15 +219,7 @@ def test_a_double_submit_on_two_workers_creates_one_tenant(
         data = {**_form(worker_a, picker_url), **NEW, "new_tenant_name": "Two workers"}
         worker_b.cookies.update(worker_a.cookies)
         standin.inject("sign_up", delay=0.5)
-        results: list[httpx.Response] = []
-        threads = [
-            threading.Thread(target=lambda c=c: results.append(c.post(picker_url, data=data)))
-            for c in (worker_a, worker_b)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        results = post_together([worker_a, worker_b], picker_url, data)
     # The second worker's sign-up is refused (the token is spent); it looks, and finds ours.
     assert [r.status_code for r in results] == [303, 303]
     assert len(standin.created) == 1

@@ -10,7 +10,6 @@ import contextlib
 import json
 import logging
 import socket
-import threading
 import time
 import traceback
 import uuid
@@ -25,7 +24,18 @@ from saasus_mw import Linked, Settings
 from saasus_mw.saasus import ErrorKind, SaaSus, SaaSusError
 from saasus_mw.testing import SaaSusStandIn, User
 
-from .conftest import API_KEY, SAAS_ID, SECRET, Adapter, begin, error_code, make_settings, parse_picker, pick
+from .conftest import (
+    API_KEY,
+    SAAS_ID,
+    SECRET,
+    Adapter,
+    begin,
+    error_code,
+    make_settings,
+    parse_picker,
+    pick,
+    post_together,
+)
 
 # -- every page carries the same protective headers --------------------------------------
 
@@ -163,14 +173,7 @@ def test_concurrent_double_submit_links_once(adapter: Adapter, standin: SaaSusSt
         data = {"csrf_token": form.inputs["csrf_token"], "tenant_id": buyer.tenants[0].id}
         second.cookies.update(first.cookies)
         standin.inject("link", delay=0.5)  # both POSTs are in flight together
-        results: list[httpx.Response] = []
-        threads = [
-            threading.Thread(target=lambda c=c: results.append(c.post(picker_url, data=data))) for c in (first, second)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        results = post_together([first, second], picker_url, data)
     assert [r.status_code for r in results] == [303, 303]
     assert [c.endpoint for c in standin.calls].count("link") == 1
     assert standin.links == [(buyer.tenants[0].id, buyer.id, token)]

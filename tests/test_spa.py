@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import uuid
 from collections.abc import Iterator
@@ -32,18 +31,7 @@ import pytest
 
 from saasus_mw.testing import SaaSusStandIn, Tenant, User
 
-from .servers import free_port, server_env, serving
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [  # as in test_browser.py
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from .servers import CHROMIUM, CHROMIUM_ARGS, free_port, server_env, serving
 
 
 def uvicorn(target: str, port: int) -> list[str]:
