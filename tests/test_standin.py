@@ -487,6 +487,8 @@ def test_cli_runs_until_interrupted() -> None:
 
 SPEC_FOR = {
     "credentials": "authapi.yml",
+    "create_credentials": "authapi.yml",
+    "sign_up": "authapi.yml",
     "userinfo": "authapi.yml",
     "link": "authapi.yml",
     "verify": "awsmarketplaceapi.yml",
@@ -636,3 +638,40 @@ def test_sdk_deserialises_stand_in_answers(standin: SaaSusStandIn) -> None:
     assert [c.status for c in standin.calls] == [200] * 5
     assert standin.calls[-1].query == {"tenant_ids": [t.id for t in user.tenants]}
     assert assert_conforms(standin.calls) == 5
+
+
+def test_sign_in_hand_off_and_new_tenants_conform_to_the_spec(
+    standin: SaaSusStandIn, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = standin.add_user("handoff@example.com", ["Acme"])
+    session = login(standin, client, user)
+    assert len(session.refresh_token) >= 1700  # Cognito-sized (~1.8 KB)
+    base = standin.base_url
+    tokens = {"id_token": session.id_token, "access_token": session.access_token}
+    created = call(
+        client, "POST", f"{base}/auth/credentials", json_body={**tokens, "refresh_token": session.refresh_token}
+    )
+    assert created.status_code == 201
+    code = created.json()["code"]
+    exchanged = call(client, "GET", f"{base}/auth/credentials?code={code}&auth-flow=tempCodeAuth")
+    assert exchanged.json() == {**tokens, "refresh_token": session.refresh_token}  # the very tokens stored
+    assert call(client, "GET", f"{base}/auth/credentials?code={code}").status_code == 404  # single use
+    mixed = {"id_token": session.id_token, "access_token": "not-a-token"}
+    assert call(client, "POST", f"{base}/auth/credentials", json_body=mixed).status_code == 401
+    monkeypatch.setattr("saasus_mw.testing.standin.CREATED_CODE_LIFETIME", 0.05)
+    late = call(client, "POST", f"{base}/auth/credentials", json_body=tokens).json()["code"]
+    time.sleep(0.1)
+    assert call(client, "GET", f"{base}/auth/credentials?code={late}").status_code == 404  # valid 10 s only
+
+    token = standin.issue_registration_token()
+    sign_up = f"{base}/auth/aws-marketplace/sign-up-confirm"
+    body = {"tenant_name": "新しい会社", "access_token": session.access_token, "registration_token": token}
+    made = call(client, "POST", sign_up, json_body=body)
+    assert made.status_code == 201 and made.json()["name"] == "新しい会社"
+    assert [t.name for t in user.tenants] == ["Acme", "新しい会社"]  # the creating user joins it
+    assert standin.created == [(made.json()["id"], user.id, token)]
+    customers = call(client, "GET", f"{base}/awsmarketplace/customers?tenant_ids={made.json()['id']}")
+    assert len(customers.json()["customers"]) == 1  # linked to the purchase
+    assert call(client, "POST", sign_up, json_body=body).status_code == 400  # the token is spent
+    assert call(client, "POST", sign_up, json_body={**body, "access_token": "x"}).status_code == 401
+    assert assert_conforms(standin.calls) == len(standin.calls)
