@@ -28,7 +28,7 @@ from typing import Any, Literal
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from .flow import Linked
+from .hooks import Linked
 from .saasus import ErrorKind, SaaSus, SaaSusError, UserInfo
 from .settings import CONFIG_FILE_VAR, FIELDS, ConfigError, Settings, parse_fields
 from .wsgi import MarketplaceWSGIMiddleware
