@@ -21,12 +21,13 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from .saasus import ErrorKind, SaaSus, SaaSusError
-from .settings import CONFIG_FILE_VAR, FIELDS, ConfigError, Settings, parse_fields
+from .settings import CONFIG_FILE_VAR, FIELDS, KEY_HINT, ConfigError, Settings, _read_toml, parse_fields
 from .wsgi import MarketplaceWSGIMiddleware
 
 __all__ = ["Finding", "check", "main"]
@@ -36,8 +37,9 @@ Level = Literal["error", "warning", "info"]
 # Below this a key is guessable in principle; 32 random URL-safe characters carry ~190 bits.
 _STRONG_KEY_LENGTH = 32
 _MIN_DISTINCT_CHARACTERS = 10
-_KEY_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 _VARIABLES = {CONFIG_FILE_VAR, *(field.env for field in FIELDS.values())}
+_REQUIRED = ("saasus_saas_id", "saasus_api_key", "saasus_secret_key")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def check(environ: Mapping[str, str], *, online: bool = False) -> list[Finding]:
     """Every problem with the configuration in ``environ``; ``online`` adds one signed SaaSus call."""
     settings, values, findings = _load(environ)
-    findings += _secret_key_findings(values) + _path_findings(values)
+    findings += _secret_key_findings(values) + _path_findings(values) + _transport_findings(values)
     if values.get("enabled") is False:
         message = "SAASUS_MW_ENABLED is false: everything passes through, nothing is linked"
         findings.append(Finding("warning", message, "SAASUS_MW_ENABLED"))
@@ -100,20 +102,42 @@ def check(environ: Mapping[str, str], *, online: bool = False) -> list[Finding]:
 def _load(environ: Mapping[str, str]) -> tuple[Settings | None, dict[str, Any], list[Finding]]:
     """Parse every field on its own (Settings.load stops at the first problem), then load as the middleware does."""
     values, problems = parse_fields(environ)
+    reported = {str(p) for p in problems}
     findings = [Finding("error", str(p), _variable_in(str(p))) for p in problems]
-    if findings:
-        return None, values, findings
     # The rules across fields live in Settings.load alone: ask it, so that
     # check and middleware can never disagree. Its warnings become findings.
+    # Fields already reported are stood in for, so the other rules still speak.
+    environ, overrides = (environ, {}) if not problems else _without_problems(environ, values)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            settings: Settings | None = Settings.load(environ)
+            settings: Settings | None = Settings.load(environ, **overrides)
         except ConfigError as exc:
             settings = None
-            findings.append(Finding("error", str(exc), _variable_in(str(exc))))
+            if str(exc) not in reported:
+                findings.append(Finding("error", str(exc), _variable_in(str(exc))))
     findings += [Finding("warning", str(w.message), _variable_in(str(w.message))) for w in caught]
-    return settings, values, findings
+    return (None if problems else settings), values, findings
+
+
+def _without_problems(environ: Mapping[str, str], values: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    """The environment and keyword arguments for Settings.load with every reported problem stood in for.
+
+    The TOML file's known keys become keyword arguments (so a typo in it is not
+    raised again), unless the environment sets them; broken fields take their defaults.
+    """
+    try:
+        file_values = _read_toml(environ.get(CONFIG_FILE_VAR, ""))
+    except ConfigError:
+        file_values = {}
+    overrides = {k: v for k, v in file_values.items() if k in FIELDS and FIELDS[k].env not in environ}
+    for name, field in FIELDS.items():
+        if name not in values:
+            overrides[name] = field.default
+    for name in _REQUIRED:  # str() of an empty SecretStr is "" too
+        if not str(overrides.get(name) or values.get(name) or ""):
+            overrides[name] = "stand-in"
+    return {k: v for k, v in environ.items() if k != CONFIG_FILE_VAR}, overrides
 
 
 def _secret_key_findings(values: Mapping[str, Any]) -> list[Finding]:
@@ -129,10 +153,10 @@ def _secret_key_findings(values: Mapping[str, Any]) -> list[Finding]:
             message = f"{variable} is not set: the cookie key is derived from SAASUS_SECRET_KEY"
             findings.append(Finding("info", message, variable))
         elif len(key) < _STRONG_KEY_LENGTH:
-            message = f"{label} has {len(key)} characters; use at least {_STRONG_KEY_LENGTH} random ones - {_KEY_HINT}"
+            message = f"{label} has {len(key)} characters; use at least {_STRONG_KEY_LENGTH} random ones - {KEY_HINT}"
             findings.append(Finding("warning", message, variable))
         elif len(set(key)) < _MIN_DISTINCT_CHARACTERS or _is_repetition(key):
-            message = f"{label} has little variety (typed or repeated, not random) - {_KEY_HINT}"
+            message = f"{label} has little variety (typed or repeated, not random) - {KEY_HINT}"
             findings.append(Finding("warning", message, variable))
     return findings
 
@@ -165,6 +189,32 @@ def _path_findings(values: Mapping[str, Any]) -> list[Finding]:
     if success_path == path:
         message = f"SAASUS_MW_SUCCESS_URL leads back to {variable}: after linking the buyer lands on the callback again"
         findings.append(Finding("warning", message, "SAASUS_MW_SUCCESS_URL"))
+    return findings
+
+
+def _transport_findings(values: Mapping[str, Any]) -> list[Finding]:
+    """Settings that are right for a local test and wrong in production."""
+    findings: list[Finding] = []
+    # With an https success URL Settings.load already warns about an insecure cookie: once is enough.
+    if values.get("cookie_secure") is False and not values.get("success_url", "").startswith("https://"):
+        message = (
+            "SAASUS_MW_COOKIE_SECURE is false: browsers also send the state cookie, which holds the buyer's "
+            "access and ID tokens, over plain http; write true (the default) anywhere but a local test"
+        )
+        findings.append(Finding("warning", message, "SAASUS_MW_COOKIE_SECURE"))
+    if values.get("cookie_samesite") == "None":
+        message = (
+            "SAASUS_MW_COOKIE_SAMESITE is none: browsers send the state cookie along with requests from any "
+            "site; write lax (the default), which is all the redirect from the SaaSus login needs"
+        )
+        findings.append(Finding("warning", message, "SAASUS_MW_COOKIE_SAMESITE"))
+    base_url: str = values.get("saasus_base_url", "")
+    if base_url.startswith("http://") and urlsplit(base_url).hostname not in _LOOPBACK:
+        message = (
+            f"SAASUS_BASE_URL is {base_url}, plain http: the signed calls and the buyers' tokens would travel "
+            f"unencrypted; the SaaSus API is {FIELDS['saasus_base_url'].default}"
+        )
+        findings.append(Finding("warning", message, "SAASUS_BASE_URL"))
     return findings
 
 

@@ -73,12 +73,9 @@ def levels(report: dict[str, Any]) -> dict[str, set[str | None]]:
         ),
         pytest.param({"SAASUS_MW_ENABLED": "false"}, 0, set(), {"SAASUS_MW_ENABLED"}, id="disabled-needs-no-keys"),
         pytest.param({**GOOD, "SAASUS_BASE_URL": "ftp://saasus"}, 1, {"SAASUS_BASE_URL"}, set(), id="base-url"),
+        # An error, and not also a warning about the same key.
         pytest.param(
-            {**GOOD, "SAASUS_MW_SECRET_KEY": "short"},
-            1,
-            {"SAASUS_MW_SECRET_KEY"},
-            {"SAASUS_MW_SECRET_KEY"},
-            id="key-below-minimum",
+            {**GOOD, "SAASUS_MW_SECRET_KEY": "abc"}, 1, {"SAASUS_MW_SECRET_KEY"}, set(), id="key-below-minimum"
         ),
         pytest.param(
             {**GOOD, "SAASUS_MW_SECRET_KEY": "q3V9xL2mZp7RtK4wYb8N"}, 0, set(), {"SAASUS_MW_SECRET_KEY"}, id="key-short"
@@ -87,11 +84,50 @@ def levels(report: dict[str, Any]) -> dict[str, set[str | None]]:
             {**GOOD, "SAASUS_MW_SECRET_KEY": "abcd" * 10}, 0, set(), {"SAASUS_MW_SECRET_KEY"}, id="key-low-variety"
         ),
         pytest.param(
-            {**GOOD, "SAASUS_MW_SECRET_KEY": STRONG_KEY, "SAASUS_MW_SECRET_KEY_FALLBACKS": f"{STRONG_KEY}x, password"},
+            {
+                **GOOD,
+                "SAASUS_MW_SECRET_KEY": STRONG_KEY,
+                "SAASUS_MW_SECRET_KEY_FALLBACKS": f"{STRONG_KEY}x, password-password",
+            },
             0,
             set(),
             {"SAASUS_MW_SECRET_KEY_FALLBACKS"},
             id="weak-fallback",
+        ),
+        # Fallback keys meet the primary key's rules: at least 16 characters.
+        pytest.param(
+            {**GOOD, "SAASUS_MW_SECRET_KEY": STRONG_KEY, "SAASUS_MW_SECRET_KEY_FALLBACKS": f"{STRONG_KEY}x, p"},
+            1,
+            {"SAASUS_MW_SECRET_KEY_FALLBACKS"},
+            set(),
+            id="short-fallback",
+        ),
+        pytest.param(
+            {**GOOD, "SAASUS_MW_COOKIE_SECURE": "false"}, 0, set(), {"SAASUS_MW_COOKIE_SECURE"}, id="insecure"
+        ),
+        pytest.param(
+            {**GOOD, "SAASUS_MW_COOKIE_SAMESITE": "none"}, 0, set(), {"SAASUS_MW_COOKIE_SAMESITE"}, id="samesite-none"
+        ),
+        pytest.param(
+            {**GOOD, "SAASUS_BASE_URL": "http://api.saasus.io/v1"}, 0, set(), {"SAASUS_BASE_URL"}, id="http-saasus"
+        ),
+        pytest.param({**GOOD, "SAASUS_BASE_URL": "http://127.0.0.1:8790/v1"}, 0, set(), set(), id="http-loopback"),
+        pytest.param({**GOOD, "SAASUS_BASE_URL": "http://localhost:8790/v1"}, 0, set(), set(), id="http-localhost"),
+        pytest.param({**GOOD, "SAASUS_BASE_URL": "http://[::1]:8790/v1"}, 0, set(), set(), id="http-loopback-v6"),
+        # Warnings still show while there are errors.
+        pytest.param(
+            {**GOOD, "SAASUS_MW_STATE_TTL": "abc", "SAASUS_MW_COOKIE_SAMESITE": "strict"},
+            1,
+            {"SAASUS_MW_STATE_TTL"},
+            {"SAASUS_MW_COOKIE_SAMESITE"},
+            id="warnings-with-errors",
+        ),
+        pytest.param(
+            {"SAASUS_MW_COOKIE_SAMESITE": "none", "SAASUS_MW_COOKIE_SECURE": "false"},
+            1,
+            {"SAASUS_SAAS_ID", "SAASUS_API_KEY", "SAASUS_SECRET_KEY", "SAASUS_MW_COOKIE_SAMESITE"},
+            {"SAASUS_MW_COOKIE_SECURE", "SAASUS_MW_COOKIE_SAMESITE"},
+            id="rules-across-fields-with-errors",
         ),
         pytest.param(
             {**GOOD, "SAASUS_MW_COOKIE_SECURE": "false", "SAASUS_MW_SUCCESS_URL": "https://app.example.com/home"},
@@ -147,7 +183,7 @@ def test_check(
     for finding in report["findings"]:
         assert set(finding) == {"level", "message", "variable"}
         assert finding["variable"] is None or finding["variable"] in finding["message"]
-        for secret in (SECRET, "q3V9xL2mZp7RtK4wYb8N", "abcd" * 10, "password"):
+        for secret in (SECRET, "q3V9xL2mZp7RtK4wYb8N", "abcd" * 10, "password", "abc"):
             assert secret not in finding["message"]
 
 
@@ -156,6 +192,9 @@ def test_strict_fails_on_warnings(monkeypatch: pytest.MonkeyPatch, capsys: pytes
     assert run(monkeypatch, capsys, env)[0] == 0
     code, report = run(monkeypatch, capsys, env, "--strict")
     assert code == 1 and report["ok"] is False and report["errors"] == 0
+
+
+CREDENTIALS_TOML = '[saasus_mw]\nsaasus_saas_id = "s"\nsaasus_api_key = "k"\nsaasus_secret_key = "x"\n'
 
 
 @pytest.mark.parametrize(
@@ -170,6 +209,12 @@ def test_strict_fails_on_warnings(monkeypatch: pytest.MonkeyPatch, capsys: pytes
         pytest.param("[saasus_mw]\ncolour = 'blue'\n", GOOD, {CONFIG_FILE_VAR}, id="unknown-key"),
         pytest.param("not toml", GOOD, {CONFIG_FILE_VAR}, id="not-toml"),
         pytest.param(None, GOOD, {CONFIG_FILE_VAR}, id="missing-file"),
+        # One typo is one error: the file's other keys are not "required" on top.
+        pytest.param(CREDENTIALS_TOML + 'calback_path = "/x"\n', {}, {CONFIG_FILE_VAR}, id="typo-in-a-key"),
+        pytest.param(
+            CREDENTIALS_TOML.replace("saasus_secret_key", "saasus_secret"), {}, {CONFIG_FILE_VAR}, id="typo-in-a-key-2"
+        ),
+        pytest.param(CREDENTIALS_TOML + "callback_path = /x\n", {}, {CONFIG_FILE_VAR}, id="typo-in-a-value"),
     ],
 )
 def test_check_reads_the_toml_file(
@@ -185,6 +230,61 @@ def test_check_reads_the_toml_file(
         config.write_text(toml)
     code, report = run(monkeypatch, capsys, {**env, CONFIG_FILE_VAR: str(config)})
     assert (code, levels(report)["error"]) == (1 if errors else 0, errors), report
+    assert report["errors"] == len(errors), report
+
+
+@pytest.mark.parametrize(
+    ("env", "toml", "message"),
+    [
+        pytest.param(
+            {"SAASUS_MW_STATE_TTL": "abc"},
+            None,
+            "SAASUS_MW_STATE_TTL (environment variable) is not valid: expected a whole number above 0 "
+            "(the default is 900)",
+            id="env",
+        ),
+        pytest.param(
+            {"SAASUS_MW_TIMEOUT": "soon"},
+            None,
+            "SAASUS_MW_TIMEOUT (environment variable) is not valid: expected a number of seconds above 0, "
+            "such as 2.5 (the default is 10)",
+            id="env-float",
+        ),
+        pytest.param(
+            {},
+            "state_ttl = 0",
+            "state_ttl in [saasus_mw] of {file} (SAASUS_MW_STATE_TTL) is not valid: expected a whole number above 0 "
+            "(the default is 900)",
+            id="toml-file-and-key",
+        ),
+        pytest.param(
+            {},
+            'calback_path = "/x"',
+            "SAASUS_MW_CONFIG={file}: [saasus_mw] has no key 'calback_path' - did you mean callback_path?",
+            id="toml-typo",
+        ),
+        pytest.param(
+            {"SAASUS_MW_SECRET_KEY_FALLBACKS": f"{STRONG_KEY}, abc, {STRONG_KEY}y, xyz"},
+            None,
+            "SAASUS_MW_SECRET_KEY_FALLBACKS (environment variable) is not valid: key 2, 4 (of 4, comma-separated) "
+            "has fewer than 16 characters; fallback keys follow the rules of SAASUS_MW_SECRET_KEY - generate one "
+            "with: python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+            id="fallback-key",
+        ),
+    ],
+)
+def test_messages_say_what_where_and_what_instead(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    env: dict[str, str],
+    toml: str | None,
+    message: str,
+) -> None:
+    config = tmp_path / "saasus_mw.toml"
+    config.write_text(f"{CREDENTIALS_TOML}{toml or ''}\n")
+    _, report = run(monkeypatch, capsys, {**env, CONFIG_FILE_VAR: str(config)})
+    assert [f["message"] for f in report["findings"] if f["level"] == "error"] == [message.format(file=config)]
 
 
 def test_human_output_and_the_module_entry_point() -> None:
