@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import email.utils
 import json
 import logging
 import os
@@ -21,8 +22,9 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+import urllib3
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -40,6 +42,9 @@ _MIN_DISTINCT_CHARACTERS = 10
 _VARIABLES = {CONFIG_FILE_VAR, *(field.env for field in FIELDS.values())}
 _REQUIRED = ("saasus_saas_id", "saasus_api_key", "saasus_secret_key")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# SAASUSSIGV1 signs the minute, and SaaSus accepts about one minute either side.
+_CLOCK_LIMIT = 60
+_CLOCK_WARNING = 30
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +100,7 @@ def check(environ: Mapping[str, str], *, online: bool = False) -> list[Finding]:
         elif not settings.saasus_saas_id:  # disabled and without credentials: nothing to prove
             findings.append(Finding("warning", "--online: skipped, no SaaSus credentials are configured"))
         else:
-            findings.append(_online_finding(settings))
+            findings += _online_findings(settings)
     return findings
 
 
@@ -218,32 +223,122 @@ def _transport_findings(values: Mapping[str, Any]) -> list[Finding]:
     return findings
 
 
-def _online_finding(settings: Settings) -> Finding:
-    """One signed, read-only call: userinfo with a token SaaSus cannot know.
+def _online_findings(settings: Settings) -> list[Finding]:
+    """One signed, read-only call, ``GET /auth/auth-info``.
 
-    SaaSus checks the signature before the token, so "invalid token" proves the
-    SaaS ID, API key, secret and this machine's clock; "invalid signature" refutes them.
+    A 200 proves the SaaS ID, API key, secret and this machine's clock; its
+    ``callback_url`` is where SaaSus really sends buyers after they sign in.
     """
     saasus = SaaSus(settings)
+    sent = time.time()
     try:
-        saasus.user_info("saasus-mw-check")
+        info = saasus.auth_info()
     except SaaSusError as exc:
-        return _diagnose(exc, settings)
+        return [_diagnose(exc, settings)]
     finally:
         saasus.close()
+    skew = None if info.server_time is None else info.server_time - (sent + time.time()) / 2
     where = settings.saasus_base_url
-    return Finding("error", f"SaaSus at {where} accepted a made-up token: is SAASUS_BASE_URL the SaaSus API?")
+    message = (
+        f"SaaSus at {where} accepted the signed call: SAASUS_SAAS_ID, SAASUS_API_KEY and SAASUS_SECRET_KEY are right"
+    )
+    return [Finding("info", message), _clock_finding(skew), _callback_finding(info.callback_url, settings)]
+
+
+def _clock_finding(skew: float | None) -> Finding:
+    """How far this machine's clock is from SaaSus's (its Date header): SAASUSSIGV1 signs the minute."""
+    if skew is None:
+        return Finding("info", "SaaSus sent no Date header: the clock difference is not known")
+    if abs(skew) < _CLOCK_WARNING:
+        return Finding("info", f"this machine's clock is {_clock_text(skew)} SaaSus's: fine")
+    message = (
+        f"this machine's clock is {_clock_text(skew)} SaaSus's, and signed calls are refused from about "
+        f"{_CLOCK_LIMIT} s: synchronise it (NTP) before it drifts further"
+    )
+    return Finding("warning", message)
+
+
+def _clock_text(skew: float) -> str:
+    seconds = round(abs(skew))
+    if seconds < 2:
+        return "within a second of"
+    # The Date header counts whole seconds: minutes are as precise as it gets above two.
+    amount = f"about {round(seconds / 60)} min" if seconds >= 120 else f"{seconds} s"
+    return f"{amount} {'behind' if skew > 0 else 'ahead of'}"
+
+
+def _callback_finding(registered: str, settings: Settings) -> Finding:
+    """Whether SaaSus's registered callback URL reaches the middleware's callback path."""
+    path, variable = settings.callback_path, "SAASUS_MW_CALLBACK_PATH"
+    signin_url: str = getattr(settings, "signin_url", "")  # SPA + API mode, where the setting exists
+    spa = (
+        f" SAASUS_MW_SIGNIN_URL is set (SPA + API mode): the URL registered in the SaaSus console must still be "
+        f"the API's callback URL, whose path is {path} and where the middleware runs, not the SPA's page "
+        f"{signin_url}."
+        if signin_url
+        else ""
+    )
+    # Servers compare the decoded path, so compare that; the query SaaSus keeps and the middleware ignores.
+    parts = urlsplit(registered)
+    registered_path = unquote(parts.path) or "/"
+    if not registered.startswith(("https://", "http://")):
+        message = (
+            f"SaaSus has no usable callback URL registered ({registered!r}): register this app's callback URL, "
+            f"whose path is {variable} ({path}), in the SaaSus console.{spa}"
+        )
+        return Finding("error", message, variable)
+    if registered_path == path:
+        return Finding("info", f"SaaSus sends buyers to {registered}: its path is {variable} ({path}).{spa}", variable)
+    if path != "/" and registered_path.endswith(path):
+        # A mount prefix, or a mismatch: only the server's configuration knows.
+        prefix = registered_path[: -len(path)]
+        message = (
+            f"SaaSus sends buyers to {registered}: that reaches {variable} ({path}) only if this app is mounted "
+            f"under {prefix} (root_path / SCRIPT_NAME); if it is not, the middleware would never see a buyer: "
+            f"set {variable}={registered_path}.{spa}"
+        )
+        return Finding("warning", message, variable)
+    suggested = parts._replace(path=path, query="", fragment="").geturl()
+    instead = (
+        f"register the API's callback URL (path {path}) in the SaaSus console."
+        if signin_url
+        else f"register {suggested} in the SaaSus console, or set {variable}={registered_path}."
+    )
+    message = (
+        f"SaaSus sends buyers to {registered} (the callback URL registered in the SaaSus console), but "
+        f"{variable} is {path}: the middleware would never see a buyer. To fix, {instead}{spa}"
+    )
+    return Finding("error", message, variable)
+
+
+def _saasus_clock(settings: Settings) -> float | None:
+    """How far SaaSus's clock is ahead of ours, from the Date of an unsigned (so refused) request."""
+    pool = urllib3.PoolManager(timeout=settings.timeout, retries=False)
+    try:
+        sent = time.time()
+        response = pool.request("GET", settings.saasus_base_url + "/auth/auth-info")
+        received = time.time()
+        return email.utils.parsedate_to_datetime(response.headers.get("Date", "")).timestamp() - (sent + received) / 2
+    except (urllib3.exceptions.HTTPError, TypeError, ValueError):
+        return None
+    finally:
+        pool.clear()
 
 
 def _diagnose(exc: SaaSusError, settings: Settings) -> Finding:
     where = settings.saasus_base_url
-    if exc.error_type == "invalid_token":
-        return Finding("info", f"SaaSus at {where} accepted the signed call: credentials and clock are right")
-    if exc.error_type == "invalid_signature" or exc.status == 403:
-        now = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    if exc.kind is ErrorKind.DENIED:  # auth-info takes no token: only the signature can be refused
+        skew = _saasus_clock(settings)
+        if skew is not None and abs(skew) >= _CLOCK_LIMIT:
+            message = (
+                f"SaaSus at {where} refused the signature: this machine's clock is {_clock_text(skew)} SaaSus's, "
+                f"and SAASUSSIGV1 tolerates about a minute: synchronise the clock (NTP)"
+            )
+            return Finding("error", message)
+        clock = "" if skew is None else f" (this machine's clock is {_clock_text(skew)} SaaSus's)"
         message = (
             f"SaaSus at {where} refused the signature: check SAASUS_SAAS_ID, SAASUS_API_KEY and "
-            f"SAASUS_SECRET_KEY, and that this machine's clock ({now}) is within a minute of the real time"
+            f"SAASUS_SECRET_KEY against the SaaSus console{clock}"
         )
         return Finding("error", message, "SAASUS_SECRET_KEY")
     if exc.kind is ErrorKind.TIMEOUT:
@@ -251,6 +346,9 @@ def _diagnose(exc: SaaSusError, settings: Settings) -> Finding:
         return Finding("error", message, "SAASUS_BASE_URL")
     if exc.kind is ErrorKind.UNREACHABLE:
         return Finding("error", f"cannot reach SaaSus at {where}: is SAASUS_BASE_URL right?", "SAASUS_BASE_URL")
+    if exc.kind is ErrorKind.BAD_RESPONSE:
+        message = f"{where}/auth/auth-info answered, but not as the SaaSus API does: is SAASUS_BASE_URL the SaaSus API?"
+        return Finding("error", message, "SAASUS_BASE_URL")
     hint = "is SAASUS_BASE_URL the SaaSus API?" if exc.status == 404 else "cannot tell whether the keys are right"
     message = f"SaaSus at {where} answered HTTP {exc.status or '-'} ({exc.error_type or exc.kind.value}): {hint}"
     return Finding("error", message, "SAASUS_BASE_URL")
@@ -282,7 +380,14 @@ def demo(app_port: int, saasus_port: int) -> int:
     from .testing import SaaSusStandIn, Tenant  # noqa: PLC0415
 
     saas_id, api_key, secret_key = "demo-saas", "demo-api-key", "demo-secret-key"
-    standin = SaaSusStandIn(saas_id, api_key, secret_key, host="127.0.0.1", port=saasus_port)
+    standin = SaaSusStandIn(
+        saas_id,
+        api_key,
+        secret_key,
+        host="127.0.0.1",
+        port=saasus_port,
+        callback_url=f"http://127.0.0.1:{app_port}/callback",
+    )
     standin.add_user(
         email="buyer@example.com",
         tenants=[

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -324,48 +325,151 @@ def online_env(standin: SaaSusStandIn, **changes: str) -> dict[str, str]:
     return {**GOOD, "SAASUS_BASE_URL": standin.base_url, "SAASUS_MW_TIMEOUT": "2", **changes}
 
 
+def online(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The findings of --online: those after the configuration's own (which these environments have none of)."""
+    return [f for f in report["findings"] if f["level"] != "info" or "SAASUS_MW_SECRET_KEY" not in f["message"]]
+
+
 @pytest.mark.parametrize(
     ("changes", "fault", "variable", "text"),
     [
-        pytest.param({}, None, None, "accepted the signed call: credentials and clock are right", id="right"),
         pytest.param(
             {"SAASUS_SECRET_KEY": "wrong-secret-0123456789"},
             None,
             "SAASUS_SECRET_KEY",
-            "refused the signature",
+            "refused the signature: check SAASUS_SAAS_ID, SAASUS_API_KEY and SAASUS_SECRET_KEY",
             id="wrong-secret",
         ),
         pytest.param(
-            {"SAASUS_API_KEY": "wrong-key"},
-            None,
-            "SAASUS_SECRET_KEY",
-            "check SAASUS_SAAS_ID, SAASUS_API_KEY",
-            id="wrong-api-key",
+            {"SAASUS_API_KEY": "wrong-key"}, None, "SAASUS_SECRET_KEY", "within a second of", id="wrong-api-key"
         ),
         pytest.param({}, {"status": 503}, "SAASUS_BASE_URL", "answered HTTP 503", id="saasus-down"),
         pytest.param(
             {}, {"delay": 3.0}, "SAASUS_BASE_URL", "did not answer within SAASUS_MW_TIMEOUT (2s)", id="saasus-slow"
         ),
+        pytest.param(
+            {},
+            {"status": 200, "body": '{"callback": "https://x"}'},
+            "SAASUS_BASE_URL",
+            "answered, but not as the SaaSus API does",
+            id="not-saasus",
+        ),
     ],
 )
-def test_online(
+def test_online_failures(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     standin: SaaSusStandIn,
     changes: dict[str, str],
     fault: dict[str, Any] | None,
-    variable: str | None,
+    variable: str,
     text: str,
 ) -> None:
     if fault:
-        standin.inject("userinfo", **fault)
+        standin.inject("auth_info", **fault)
     code, report = run(monkeypatch, capsys, online_env(standin, **changes), "--online")
-    last = report["findings"][-1]
-    expected = (0, "info", None) if variable is None else (1, "error", variable)
-    assert (code, last["level"], last["variable"]) == expected
-    assert text in last["message"]
-    assert [call.endpoint for call in standin.calls] == ["userinfo"]  # one read-only call
+    (finding,) = online(report)
+    assert (code, finding["level"], finding["variable"]) == (1, "error", variable)
+    assert text in finding["message"] and standin.base_url in finding["message"]
+    assert all(call.endpoint == "auth_info" for call in standin.calls)  # read-only
     assert "wrong-secret" not in json.dumps(report)
+
+
+@pytest.mark.parametrize(
+    ("registered", "callback_path", "level", "text"),
+    [
+        pytest.param(
+            "https://app.example.com/callback", None, "info", "its path is SAASUS_MW_CALLBACK_PATH", id="same"
+        ),
+        pytest.param(
+            "https://app.example.com/auth/callback?from=saasus",
+            "/auth/callback",
+            "info",
+            "its path is SAASUS_MW_CALLBACK_PATH (/auth/callback)",
+            id="same-with-query",
+        ),
+        pytest.param(
+            "https://app.example.com/app/callback",
+            None,
+            "warning",
+            "only if this app is mounted under /app (root_path / SCRIPT_NAME); if it is not, the middleware would "
+            "never see a buyer: set SAASUS_MW_CALLBACK_PATH=/app/callback.",
+            id="mounted-or-not",
+        ),
+        pytest.param(
+            "https://app.example.com/auth/done",
+            None,
+            "error",
+            "SaaSus sends buyers to https://app.example.com/auth/done (the callback URL registered in the SaaSus "
+            "console), but SAASUS_MW_CALLBACK_PATH is /callback: the middleware would never see a buyer. To fix, "
+            "register https://app.example.com/callback in the SaaSus console, or set "
+            "SAASUS_MW_CALLBACK_PATH=/auth/done.",
+            id="other-path",
+        ),
+        pytest.param("https://app.example.com/callback/", None, "error", "never see a buyer", id="trailing-slash"),
+        pytest.param("", None, "error", "SaaSus has no usable callback URL registered ('')", id="none-registered"),
+    ],
+)
+def test_online_compares_the_registered_callback_url(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    registered: str,
+    callback_path: str | None,
+    level: str,
+    text: str,
+) -> None:
+    changes = {"SAASUS_MW_CALLBACK_PATH": callback_path} if callback_path else {}
+    with SaaSusStandIn(SAAS_ID, API_KEY, SECRET) as standin:
+        standin.callback_url = registered  # as set in the SaaSus console
+        code, report = run(monkeypatch, capsys, online_env(standin, **changes), "--online")
+    accepted, clock, callback = online(report)
+    assert "accepted the signed call" in accepted["message"] and "within a second of" in clock["message"]
+    assert (code, callback["level"], callback["variable"]) == (int(level == "error"), level, "SAASUS_MW_CALLBACK_PATH")
+    assert text in callback["message"]
+    assert [call.endpoint for call in standin.calls] == ["auth_info"]  # one signed, read-only call
+
+
+def test_online_explains_spa_and_api_mode() -> None:
+    # SPA + API mode: SAASUS_MW_SIGNIN_URL names the SPA's page; SaaSus must still send buyers to the API.
+    settings = SimpleNamespace(callback_path="/api/callback", signin_url="https://spa.example.com/callback")
+    finding = cli._callback_finding("https://spa.example.com/callback", settings)  # type: ignore[arg-type]
+    assert finding.level == "error" and "https://spa.example.com/callback" in finding.message
+    assert "SAASUS_MW_CALLBACK_PATH is /api/callback" in finding.message
+    assert "register the API's callback URL (path /api/callback)" in finding.message
+    assert "not the SPA's page https://spa.example.com/callback" in finding.message
+    finding = cli._callback_finding("https://api.example.com/api/callback", settings)  # type: ignore[arg-type]
+    assert finding.level == "info" and "SPA + API mode" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("offset", "code", "level", "variable", "text"),
+    [
+        pytest.param(40, 0, "warning", None, r"this machine's clock is \d+ s behind SaaSus's", id="drifting"),
+        pytest.param(-40, 0, "warning", None, r"this machine's clock is \d+ s ahead of SaaSus's", id="drifting-ahead"),
+        pytest.param(
+            300,
+            1,
+            "error",
+            None,
+            r"refused the signature: this machine's clock is about 5 min behind SaaSus's, .* synchronise the clock",
+            id="off",
+        ),
+    ],
+)
+def test_online_reports_the_clock_difference(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    offset: float,
+    code: int,
+    level: str,
+    variable: str | None,
+    text: str,
+) -> None:
+    with SaaSusStandIn(SAAS_ID, API_KEY, SECRET, clock_offset=offset) as standin:
+        exit_code, report = run(monkeypatch, capsys, online_env(standin), "--online")
+    finding = next(f for f in online(report) if "clock" in f["message"])
+    assert (exit_code, finding["level"], finding["variable"]) == (code, level, variable), report
+    assert re.search(text, finding["message"]), finding["message"]
 
 
 def test_online_unreachable(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
