@@ -36,6 +36,24 @@ class ConfigError(ValueError):
     """A setting is missing or malformed; the message names where it came from."""
 
 
+class WrappedTwiceWarning(UserWarning):
+    """An app that a saasus_mw middleware already wraps was wrapped again."""
+
+
+def warn_wrapped_twice(outer: type, inner: type) -> None:
+    # Point at the code that wrapped the app: the first caller outside this package.
+    level, frame = 2, sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "saasus_mw":
+        level, frame = level + 1, frame.f_back
+    warnings.warn(
+        f"{outer.__name__} wraps an app that {inner.__name__} already wraps (in code, or the zero-code entry "
+        "around an already wrapped app): the outer one answers every marketplace request, the inner one never "
+        "sees one. Wrap the app once.",
+        WrappedTwiceWarning,
+        stacklevel=level,
+    )
+
+
 def _str(value: str) -> str:
     return value.strip()
 
