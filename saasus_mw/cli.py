@@ -200,8 +200,9 @@ def _path_findings(values: Mapping[str, Any]) -> list[Finding]:
 def _transport_findings(values: Mapping[str, Any]) -> list[Finding]:
     """Settings that are right for a local test and wrong in production."""
     findings: list[Finding] = []
-    # With an https success URL Settings.load already warns about an insecure cookie: once is enough.
-    if values.get("cookie_secure") is False and not values.get("success_url", "").startswith("https://"):
+    # With an https success (or sign-in) URL Settings.load already warns about an insecure cookie: once is enough.
+    https = any(str(values.get(name, "")).startswith("https://") for name in ("success_url", "signin_url"))
+    if values.get("cookie_secure") is False and not https:
         message = (
             "SAASUS_MW_COOKIE_SECURE is false: browsers also send the state cookie, which holds the buyer's "
             "access and ID tokens, over plain http; write true (the default) anywhere but a local test"
