@@ -14,8 +14,12 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# The demo's ports, when the defaults are taken: make demo PORT=8001 SAASUS_PORT=8791
+PORT ?= 8000
+SAASUS_PORT ?= 8790
+
 demo: $(BIN)/.installed
-	$(BIN)/saasus-mw demo
+	$(BIN)/saasus-mw demo --app-port $(PORT) --saasus-port $(SAASUS_PORT)
 
 test: lint $(BIN)/.installed
 	$(BIN)/python -m pytest

@@ -400,7 +400,8 @@ def demo(app_port: int, saasus_port: int) -> int:
     try:
         standin.start()
     except OSError as exc:
-        print(f"saasus-mw demo: cannot listen on port {saasus_port}: {exc.strerror}", file=sys.stderr)
+        message = f"saasus-mw demo: cannot listen on port {saasus_port}: {exc.strerror}"
+        print(f"{message} (choose another: --saasus-port, or make demo SAASUS_PORT=...)", file=sys.stderr)
         return 1
     try:
         settings = Settings.load(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from saasus_mw.settings import CONFIG_FILE_VAR, FIELDS
 from saasus_mw.testing import SaaSusStandIn
 
 from .conftest import API_KEY, SAAS_ID, SECRET, parse_picker
+from .servers import ROOT
 from .test_examples import free_port, serving
 
 GOOD = {"SAASUS_SAAS_ID": SAAS_ID, "SAASUS_API_KEY": API_KEY, "SAASUS_SECRET_KEY": SECRET}
@@ -523,6 +525,14 @@ def test_demo_runs_the_whole_journey(demo: str) -> None:
     assert "registration_token" not in str(done.url)
 
 
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_demo_takes_the_ports() -> None:
+    # -n: the command make would run, without running it.
+    command = ["make", "-n", "--no-print-directory", "demo", "PORT=8001", "SAASUS_PORT=8791"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    assert ".venv/bin/saasus-mw demo --app-port 8001 --saasus-port 8791" in done.stdout.splitlines()
+
+
 @pytest.mark.parametrize("busy", ["--app-port", "--saasus-port"])
 def test_demo_on_a_busy_port_says_so(busy: str) -> None:
     with socket.socket() as taken:
@@ -538,3 +548,4 @@ def test_demo_on_a_busy_port_says_so(busy: str) -> None:
             check=False,
         )
     assert done.returncode == 1 and "in use" in done.stderr and "Traceback" not in done.stderr
+    assert busy in done.stderr or "different port" in done.stderr  # ours names the option, werkzeug says so
