@@ -25,9 +25,9 @@ test: lint $(BIN)/.installed
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check saasus_mw tests examples bench
-	$(BIN)/ruff format --check saasus_mw tests examples bench
-	$(BIN)/mypy saasus_mw
+	$(BIN)/ruff check saasus_mw saasus_mw_pytest.py tests examples bench
+	$(BIN)/ruff format --check saasus_mw saasus_mw_pytest.py tests examples bench
+	$(BIN)/mypy saasus_mw saasus_mw_pytest.py
 
 test-one: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
