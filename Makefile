@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-one test-all test-lowest lint fuzz bench screenshots clean
+.PHONY: demo test test-one test-all test-lowest test-wheel lint fuzz bench screenshots clean
 
 # Every supported Python that is installed (pyenv here); `make test-all PYTHONS="3.10 3.13"` for some.
 PYTHONS ?= 3.10 3.11 3.12 3.13
@@ -61,6 +61,28 @@ test-lowest: $(BIN)/.installed
 	$(LOWEST)/bin/python .ci/lowest.py --check $(LOWEST_PYTHON)
 	$(LOWEST)/bin/python -m pytest -p no:cacheprovider tests/test_journey.py tests/test_cli.py
 
+WHEEL_VENV := .venv-wheel
+
+# What users install: wheel and sdist built and listed (.ci/check_dist.py); the wheel
+# alone in a fresh venv runs the README's fixture journey away from the source tree
+# (templates, locales, stand-in, pytest plugin); the unpacked sdist runs the journey tests.
+test-wheel: $(BIN)/.installed
+	rm -rf dist build $(WHEEL_VENV)
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python .ci/check_dist.py dist
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(WHEEL_VENV)/bin/python -m pip install --quiet dist/*.whl pytest httpx
+	away=$$(mktemp -d) && mkdir $$away/tests && cp README.md $$away/ && cp tests/test_pytest_plugin.py $$away/tests/ \
+	    && cd $$away && $(CURDIR)/$(WHEEL_VENV)/bin/python -c \
+	        "import saasus_mw; assert '/$(WHEEL_VENV)/' in saasus_mw.__file__, saasus_mw.__file__" \
+	    && $(CURDIR)/$(WHEEL_VENV)/bin/python -m pytest -p no:cacheprovider -q tests; \
+	    status=$$?; rm -rf $$away; exit $$status
+	unpacked=$$(mktemp -d) && tar -xzf dist/*.tar.gz -C $$unpacked && cd $$unpacked/saasus_mw-* \
+	    && $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider -q --collect-only tests | tail -1 \
+	    && $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider -q tests/test_journey.py; \
+	    status=$$?; rm -rf $$unpacked; exit $$status
+
 bench: $(BIN)/.installed  # every performance target, side by side; about 90 s
 	$(BIN)/python -m bench
 
@@ -71,4 +93,4 @@ screenshots: $(BIN)/.installed  # the README's picker screenshots, from the brow
 	SAASUS_MW_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/test_browser.py -k buyer_journey
 
 clean:
-	rm -rf $(VENV) .venv-3.* $(LOWEST) build *.egg-info .pytest_cache
+	rm -rf $(VENV) .venv-3.* $(LOWEST) $(WHEEL_VENV) build dist *.egg-info .pytest_cache

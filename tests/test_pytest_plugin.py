@@ -1,4 +1,8 @@
-"""The saasus_standin pytest plugin, as a user's project meets it: a separate pytest run in a temporary directory."""
+"""The saasus_standin pytest plugin, as a user's project meets it: a separate pytest run in a temporary directory.
+
+Self-contained (this file and the README beside its directory): ``make test-wheel``
+also runs it against the installed wheel, away from the source tree.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .servers import ROOT
-
+README = Path(__file__).resolve().parent.parent / "README.md"
 # The README's example test, run as it is printed.
-EXAMPLE = re.search(r"```python\n(# test_purchase\.py.*?)```", (ROOT / "README.md").read_text("utf-8"), re.S)
+EXAMPLE = re.search(r"```python\n(# test_purchase\.py.*?)```", README.read_text("utf-8"), re.S)
 
 MYAPP = """
 def product(environ, start_response):
