@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from saasus_mw import cli
+from saasus_mw import check, cli
 from saasus_mw.settings import CONFIG_FILE_VAR, FIELDS
 from saasus_mw.testing import SaaSusStandIn
 
@@ -434,12 +434,12 @@ def test_online_compares_the_registered_callback_url(
 def test_online_explains_spa_and_api_mode() -> None:
     # SPA + API mode: SAASUS_MW_SIGNIN_URL names the SPA's page; SaaSus must still send buyers to the API.
     settings = SimpleNamespace(callback_path="/api/callback", signin_url="https://spa.example.com/callback")
-    finding = cli._callback_finding("https://spa.example.com/callback", settings)  # type: ignore[arg-type]
+    finding = check._callback_finding("https://spa.example.com/callback", settings)  # type: ignore[arg-type]
     assert finding.level == "error" and "https://spa.example.com/callback" in finding.message
     assert "SAASUS_MW_CALLBACK_PATH is /api/callback" in finding.message
     assert "register the API's callback URL (path /api/callback)" in finding.message
     assert "not the SPA's page https://spa.example.com/callback" in finding.message
-    finding = cli._callback_finding("https://api.example.com/api/callback", settings)  # type: ignore[arg-type]
+    finding = check._callback_finding("https://api.example.com/api/callback", settings)  # type: ignore[arg-type]
     assert finding.level == "info" and "SPA + API mode" in finding.message
 
 
