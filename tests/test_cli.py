@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -527,9 +528,11 @@ def test_demo_runs_the_whole_journey(demo: str) -> None:
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_demo_takes_the_ports() -> None:
-    # -n: the command make would run, without running it.
+    # -n: the command make would run, without running it. Not an outer make's
+    # variables either (make test-all runs this suite with VENV=.venv-3.x).
     command = ["make", "-n", "--no-print-directory", "demo", "PORT=8001", "SAASUS_PORT=8791"]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True)
     assert ".venv/bin/saasus-mw demo --app-port 8001 --saasus-port 8791" in done.stdout.splitlines()
 
 
