@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -12,16 +11,14 @@ import anyio.to_thread
 
 from .middleware import Middleware
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the ASGI types as the ecosystem shares them; annotations only, nothing imported at run time
+    from asgiref.typing import ASGI3Application, ASGIApplication, HTTPScope, Scope  # noqa: F401 - one in a string
+    from asgiref.typing import ASGIReceiveCallable as Receive
+    from asgiref.typing import ASGISendCallable as Send
+
     from .pages import Response
 
 __all__ = ["MarketplaceMiddleware"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 # The request headers the core reads; the rest are never looked at.
@@ -30,8 +27,8 @@ _HEADERS = frozenset(
 )
 
 
-class MarketplaceMiddleware(Middleware[ASGIApp]):
-    """Wrap an ASGI app: ``app = MarketplaceMiddleware(app)``.
+class MarketplaceMiddleware(Middleware["ASGI3Application"]):
+    """Wrap an ASGI app: ``app = MarketplaceMiddleware(app)``; an ASGI2 ("double callable") app too.
 
     Settings come from the environment (and the TOML file named by
     ``SAASUS_MW_CONFIG``); keyword arguments override them, or pass a ready
@@ -45,6 +42,14 @@ class MarketplaceMiddleware(Middleware[ASGIApp]):
     a slow SaaSus neither blocks the event loop nor starves the host app's
     own thread pool.
     """
+
+    def __init__(self, app: ASGIApplication, **options: Any) -> None:
+        # Imported here: it loads asyncio (~60 ms), which a WSGI-only host never needs.
+        from asgiref.compatibility import guarantee_single_callable  # noqa: PLC0415
+
+        # Once, here, and not per request: an ASGI3 app comes back as it is,
+        # an ASGI2 one wrapped so it is called as scope, receive, send.
+        super().__init__(guarantee_single_callable(app), **options)  # type: ignore[no-untyped-call]
 
     @functools.cached_property
     def _limiter(self) -> anyio.CapacityLimiter:
@@ -60,7 +65,7 @@ class MarketplaceMiddleware(Middleware[ASGIApp]):
         else:
             await self.app(scope, receive, send)
 
-    async def _intercept(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _intercept(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
         """An http request whose path contains the callback path: ours, or passed on."""
         path: str = scope["path"]
         root_path: str = scope.get("root_path", "")
@@ -132,6 +137,7 @@ async def _send(send: Send, response: Response) -> None:
             "type": "http.response.start",
             "status": response.status,
             "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers],
+            "trailers": False,
         }
     )
-    await send({"type": "http.response.body", "body": response.body})
+    await send({"type": "http.response.body", "body": response.body, "more_body": False})

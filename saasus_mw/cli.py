@@ -3,9 +3,8 @@
     saasus-mw check [--online] [--json] [--strict]
     saasus-mw demo [--app-port 8000] [--saasus-port 8790]
 
-``check`` reads the configuration exactly as the middleware would (environment,
-then the TOML file named by ``SAASUS_MW_CONFIG``) and reports every problem at
-once. Exit status: 0 fine, 1 errors (or warnings with ``--strict``), 2 usage.
+``check`` (see :mod:`saasus_mw.check`) reports every problem at once.
+Exit status: 0 fine, 1 errors (or warnings with ``--strict``), 2 usage.
 """
 
 from __future__ import annotations
@@ -16,39 +15,21 @@ import html
 import json
 import logging
 import os
-import re
 import secrets
 import sys
 import threading
-import time
-import warnings
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Sequence
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from .check import Finding, check
 from .hooks import Linked
-from .saasus import ErrorKind, SaaSus, SaaSusError, UserInfo
-from .settings import CONFIG_FILE_VAR, FIELDS, ConfigError, Settings, parse_fields
+from .saasus import SaaSus, SaaSusError, UserInfo
+from .settings import Settings
 from .wsgi import MarketplaceWSGIMiddleware
 
 __all__ = ["Finding", "check", "main"]
-
-Level = Literal["error", "warning", "info"]
-
-# Below this a key is guessable in principle; 32 random URL-safe characters carry ~190 bits.
-_STRONG_KEY_LENGTH = 32
-_MIN_DISTINCT_CHARACTERS = 10
-_KEY_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
-_VARIABLES = {CONFIG_FILE_VAR, *(field.env for field in FIELDS.values())}
-
-
-@dataclasses.dataclass(frozen=True)
-class Finding:
-    level: Level
-    message: str  # never contains a secret value
-    variable: str | None = None  # the setting to change, when there is one
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,137 +63,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{finding.level:<8} {finding.message}")
         print(f"{'OK' if ok else 'FAILED'}: {errors} error(s), {warnings_} warning(s)")
     return 0 if ok else 1
-
-
-def check(environ: Mapping[str, str], *, online: bool = False) -> list[Finding]:
-    """Every problem with the configuration in ``environ``; ``online`` adds one signed SaaSus call."""
-    settings, values, findings = _load(environ)
-    findings += _secret_key_findings(values) + _path_findings(values)
-    if values.get("enabled") is False:
-        message = "SAASUS_MW_ENABLED is false: everything passes through, nothing is linked"
-        findings.append(Finding("warning", message, "SAASUS_MW_ENABLED"))
-    if online:
-        if settings is None:
-            findings.append(Finding("error", "--online: not attempted until the errors above are fixed"))
-        elif not settings.saasus_saas_id:  # disabled and without credentials: nothing to prove
-            findings.append(Finding("warning", "--online: skipped, no SaaSus credentials are configured"))
-        else:
-            findings.append(_online_finding(settings))
-    return findings
-
-
-def _load(environ: Mapping[str, str]) -> tuple[Settings | None, dict[str, Any], list[Finding]]:
-    """Parse every field on its own (Settings.load stops at the first problem), then load as the middleware does."""
-    values, problems = parse_fields(environ)
-    findings = [Finding("error", str(p), _variable_in(str(p))) for p in problems]
-    if findings:
-        return None, values, findings
-    # The rules across fields live in Settings.load alone: ask it, so that
-    # check and middleware can never disagree. Its warnings become findings.
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            settings: Settings | None = Settings.load(environ)
-        except ConfigError as exc:
-            settings = None
-            findings.append(Finding("error", str(exc), _variable_in(str(exc))))
-    findings += [Finding("warning", str(w.message), _variable_in(str(w.message))) for w in caught]
-    return settings, values, findings
-
-
-def _secret_key_findings(values: Mapping[str, Any]) -> list[Finding]:
-    if "secret_key" not in values:
-        return []
-    findings: list[Finding] = []
-    keys = [("SAASUS_MW_SECRET_KEY", "SAASUS_MW_SECRET_KEY", values["secret_key"])]
-    for number, fallback in enumerate(values.get("secret_key_fallbacks", ()), 1):
-        keys.append(("SAASUS_MW_SECRET_KEY_FALLBACKS", f"SAASUS_MW_SECRET_KEY_FALLBACKS (key {number})", fallback))
-    for variable, label, secret in keys:
-        key = secret.get_secret_value()
-        if not key:
-            message = f"{variable} is not set: the cookie key is derived from SAASUS_SECRET_KEY"
-            findings.append(Finding("info", message, variable))
-        elif len(key) < _STRONG_KEY_LENGTH:
-            message = f"{label} has {len(key)} characters; use at least {_STRONG_KEY_LENGTH} random ones - {_KEY_HINT}"
-            findings.append(Finding("warning", message, variable))
-        elif len(set(key)) < _MIN_DISTINCT_CHARACTERS or _is_repetition(key):
-            message = f"{label} has little variety (typed or repeated, not random) - {_KEY_HINT}"
-            findings.append(Finding("warning", message, variable))
-    return findings
-
-
-def _is_repetition(text: str) -> bool:
-    """True for "abcabcabc…": a string that is its own rotation is a repeated unit."""
-    return text in (text + text)[1:-1]
-
-
-def _path_findings(values: Mapping[str, Any]) -> list[Finding]:
-    if "callback_path" not in values:
-        return []
-    path: str = values["callback_path"]
-    variable = "SAASUS_MW_CALLBACK_PATH"
-    findings: list[Finding] = []
-    if path == "/":
-        message = f"{variable} is /: the site's home page doubles as the SaaSus callback"
-        findings.append(Finding("warning", message, variable))
-    if "%" in path:
-        message = f"{variable} contains %: servers compare the decoded path, so write it decoded"
-        findings.append(Finding("warning", message, variable))
-    if not path.isascii():
-        message = f"{variable} is not ASCII: WSGI servers pass PATH_INFO as latin-1, so it would never match there"
-        findings.append(Finding("warning", message, variable))
-    if "//" in path or any(segment in (".", "..") for segment in path.split("/")):
-        message = f"{variable} is not normalised (// or . or ..): servers and proxies may rewrite it before it arrives"
-        findings.append(Finding("warning", message, variable))
-    success = values.get("success_url", "")
-    success_path = re.sub(r"^https?://[^/]*", "", success).split("?")[0].split("#")[0]
-    if success_path == path:
-        message = f"SAASUS_MW_SUCCESS_URL leads back to {variable}: after linking the buyer lands on the callback again"
-        findings.append(Finding("warning", message, "SAASUS_MW_SUCCESS_URL"))
-    return findings
-
-
-def _online_finding(settings: Settings) -> Finding:
-    """One signed, read-only call: userinfo with a token SaaSus cannot know.
-
-    SaaSus checks the signature before the token, so "invalid token" proves the
-    SaaS ID, API key, secret and this machine's clock; "invalid signature" refutes them.
-    """
-    saasus = SaaSus(settings)
-    try:
-        saasus.user_info("saasus-mw-check")
-    except SaaSusError as exc:
-        return _diagnose(exc, settings)
-    finally:
-        saasus.close()
-    where = settings.saasus_base_url
-    return Finding("error", f"SaaSus at {where} accepted a made-up token: is SAASUS_BASE_URL the SaaSus API?")
-
-
-def _diagnose(exc: SaaSusError, settings: Settings) -> Finding:
-    where = settings.saasus_base_url
-    if exc.error_type == "invalid_token":
-        return Finding("info", f"SaaSus at {where} accepted the signed call: credentials and clock are right")
-    if exc.error_type == "invalid_signature" or exc.status == 403:
-        now = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-        message = (
-            f"SaaSus at {where} refused the signature: check SAASUS_SAAS_ID, SAASUS_API_KEY and "
-            f"SAASUS_SECRET_KEY, and that this machine's clock ({now}) is within a minute of the real time"
-        )
-        return Finding("error", message, "SAASUS_SECRET_KEY")
-    if exc.kind is ErrorKind.TIMEOUT:
-        message = f"SaaSus at {where} did not answer within SAASUS_MW_TIMEOUT ({settings.timeout:g}s)"
-        return Finding("error", message, "SAASUS_BASE_URL")
-    if exc.kind is ErrorKind.UNREACHABLE:
-        return Finding("error", f"cannot reach SaaSus at {where}: is SAASUS_BASE_URL right?", "SAASUS_BASE_URL")
-    hint = "is SAASUS_BASE_URL the SaaSus API?" if exc.status == 404 else "cannot tell whether the keys are right"
-    message = f"SaaSus at {where} answered HTTP {exc.status or '-'} ({exc.error_type or exc.kind.value}): {hint}"
-    return Finding("error", message, "SAASUS_BASE_URL")
-
-
-def _variable_in(message: str) -> str | None:
-    """The first setting a Settings.load message names (they all start with it)."""
-    return next((word for word in re.findall(r"[A-Z][A-Z0-9_]+", message) if word in _VARIABLES), None)
 
 
 # -- demo ------------------------------------------------------------------------------
@@ -309,7 +159,14 @@ def demo(app_port: int, saasus_port: int) -> int:
     from .testing import SaaSusStandIn, Tenant  # noqa: PLC0415
 
     saas_id, api_key, secret_key = "demo-saas", "demo-api-key", "demo-secret-key"
-    standin = SaaSusStandIn(saas_id, api_key, secret_key, host="127.0.0.1", port=saasus_port)
+    standin = SaaSusStandIn(
+        saas_id,
+        api_key,
+        secret_key,
+        host="127.0.0.1",
+        port=saasus_port,
+        callback_url=f"http://127.0.0.1:{app_port}/callback",
+    )
     standin.add_user(
         email="buyer@example.com",
         tenants=[
@@ -323,7 +180,8 @@ def demo(app_port: int, saasus_port: int) -> int:
     try:
         standin.start()
     except OSError as exc:
-        print(f"saasus-mw demo: cannot listen on port {saasus_port}: {exc.strerror}", file=sys.stderr)
+        message = f"saasus-mw demo: cannot listen on port {saasus_port}: {exc.strerror}"
+        print(f"{message} (choose another: --saasus-port, or make demo SAASUS_PORT=...)", file=sys.stderr)
         return 1
     try:
         settings = Settings.load(

@@ -72,6 +72,8 @@ def load_app(environ: Mapping[str, str], kind: Literal["ASGI", "WSGI"]) -> Any:
         except AttributeError:
             raise ConfigError(f"{APP_VAR}={target}: {module_name} has no attribute {attribute!r}") from None
     arguments = _ARGUMENTS[kind]
+    if kind == "ASGI" and inspect.isclass(obj):  # ASGI2 ("double callable"): the class is called with the scope
+        arguments = ("scope",)
     try:
         # follow_wrapped=False: a decorator's wrapper is what the server will
         # call (werkzeug's Request.application turns f(request) into an app).

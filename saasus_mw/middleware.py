@@ -39,6 +39,10 @@ class Middleware(Generic[AppT]):
     ) -> None:
         if settings is not None and overrides:
             raise TypeError(f"pass either settings= or keyword settings, not both (got {', '.join(sorted(overrides))})")
+        if isinstance(inner := getattr(app, "wsgi_app", app), Middleware):  # Flask keeps its WSGI app in .wsgi_app
+            from .settings import warn_wrapped_twice  # noqa: PLC0415 - only on this mistake
+
+            warn_wrapped_twice(type(self), type(inner))
         self.app = app
         self.settings = settings or Settings.load(**overrides)
         self._path = self.settings.callback_path

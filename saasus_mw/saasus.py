@@ -127,6 +127,12 @@ class Created:
 
 
 @dataclasses.dataclass(frozen=True)
+class AuthInfo:
+    callback_url: str  # where SaaSus sends users after signing in
+    server_time: float | None  # SaaSus's clock (its Date header), seconds since the epoch; None without one
+
+
+@dataclasses.dataclass(frozen=True)
 class UserInfo:
     id: str
     email: str
@@ -449,6 +455,26 @@ class SaaSus:
         if "_pool" in self.__dict__:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self._auth.rest_client.pool_manager.clear()
+
+    def auth_info(self) -> AuthInfo:
+        """``GET /auth/auth-info`` (signed, read-only): the callback URL registered in the SaaSus console.
+
+        Only ``saasus-mw check --online`` asks, so its API class is imported here, not at start-up.
+        """
+        import email.utils  # noqa: PLC0415
+
+        from pydantic.warnings import PydanticDeprecatedSince20  # noqa: PLC0415 - loaded with the SDK
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PydanticDeprecatedSince20)
+            from saasus_sdk_python.src.auth.api.auth_info_api import AuthInfoApi  # noqa: PLC0415
+
+        answer = _call(AuthInfoApi(self._auth).get_auth_info_with_http_info)
+        try:  # SaaSus's clock, for the skew report; a missing or odd header only loses that
+            server_time: float | None = email.utils.parsedate_to_datetime(answer.headers.get("Date", "")).timestamp()
+        except (TypeError, ValueError):
+            server_time = None
+        return AuthInfo(callback_url=_call(_text, answer.data.callback_url), server_time=server_time)
 
 
 class _PoolThread(threading.local):

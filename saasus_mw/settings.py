@@ -9,6 +9,7 @@ deployment needs nothing new.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import hmac
 import os
@@ -37,6 +38,24 @@ class ConfigError(ValueError):
     """A setting is missing or malformed; the message names where it came from."""
 
 
+class WrappedTwiceWarning(UserWarning):
+    """An app that a saasus_mw middleware already wraps was wrapped again."""
+
+
+def warn_wrapped_twice(outer: type, inner: type) -> None:
+    # Point at the code that wrapped the app: the first caller outside this package.
+    level, frame = 2, sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "saasus_mw":
+        level, frame = level + 1, frame.f_back
+    warnings.warn(
+        f"{outer.__name__} wraps an app that {inner.__name__} already wraps (in code, or the zero-code entry "
+        "around an already wrapped app): the outer one answers every marketplace request, the inner one never "
+        "sees one. Wrap the app once.",
+        WrappedTwiceWarning,
+        stacklevel=level,
+    )
+
+
 def _str(value: str) -> str:
     return value.strip()
 
@@ -51,16 +70,19 @@ def _bool(value: str) -> bool:
 
 
 def _positive_int(value: str) -> int:
-    number = int(value)
-    if number <= 0:
+    # int()'s own message ("invalid literal for int() with base 10") tells a user nothing.
+    if not value.strip().isdecimal() or int(value) <= 0:
         raise ValueError("expected a whole number above 0")
-    return number
+    return int(value)
 
 
 def _positive_float(value: str) -> float:
-    number = float(value)
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0  # float()'s own message repeats the value and says nothing more
     if not number > 0 or number == float("inf"):
-        raise ValueError("expected a number of seconds above 0")
+        raise ValueError("expected a number of seconds above 0, such as 2.5")
     return number
 
 
@@ -77,6 +99,35 @@ def _secret(value: str) -> SecretStr:
 
 def _secret_list(value: str) -> tuple[SecretStr, ...]:
     return tuple(_hidden(part.strip()) for part in value.split(",") if part.strip())
+
+
+def _cookie_key(value: str) -> SecretStr:
+    key = _secret(value)
+    if key.get_secret_value() and len(key.get_secret_value()) < MIN_KEY_LENGTH:
+        raise ValueError(
+            f"a key needs at least {MIN_KEY_LENGTH} characters (or leave it empty: derived from "
+            f"SAASUS_SECRET_KEY) - {KEY_HINT}"
+        )
+    return key
+
+
+def _fallback_keys(value: str) -> tuple[SecretStr, ...]:
+    # An old key signs nothing new, but it still accepts states: a weak one is as guessable as a weak current key.
+    keys = _secret_list(value)
+    short = [str(number) for number, key in enumerate(keys, 1) if len(key.get_secret_value()) < MIN_KEY_LENGTH]
+    if short:
+        raise ValueError(
+            f"key {', '.join(short)} (of {len(keys)}, comma-separated) has fewer than {MIN_KEY_LENGTH} characters; "
+            f"fallback keys follow the rules of SAASUS_MW_SECRET_KEY - {KEY_HINT}"
+        )
+    return keys
+
+
+def _base_url(value: str) -> str:
+    value = value.strip()
+    if not value.startswith(("https://", "http://")):
+        raise ValueError("expected an http(s) URL such as https://api.saasus.io/v1")
+    return value.rstrip("/")
 
 
 def _path(value: str) -> str:
@@ -184,18 +235,18 @@ FIELDS: dict[str, _Field] = {
     "saasus_api_key": _Field("SAASUS_API_KEY", _str, None, "SaaSus API key (the SDK's own name)"),
     "saasus_secret_key": _Field("SAASUS_SECRET_KEY", _secret, None, "SaaSus client secret (the SDK's own name)"),
     "saasus_base_url": _Field(
-        "SAASUS_BASE_URL", _str, "https://api.saasus.io/v1", "SaaSus API base URL (the SDK's own name)"
+        "SAASUS_BASE_URL", _base_url, "https://api.saasus.io/v1", "SaaSus API base URL (the SDK's own name)"
     ),
     "enabled": _Field("SAASUS_MW_ENABLED", _bool, "true", "`false`: pure pass-through, nothing intercepted"),
     "callback_path": _Field("SAASUS_MW_CALLBACK_PATH", _path, "/callback", "the path SaaSus redirects to"),
     "secret_key": _Field(
         "SAASUS_MW_SECRET_KEY",
-        _secret,
+        _cookie_key,
         "",
         "encrypts the state cookie; default: derived from SAASUS_SECRET_KEY (every worker agrees)",
     ),
     "secret_key_fallbacks": _Field(
-        "SAASUS_MW_SECRET_KEY_FALLBACKS", _secret_list, "", "comma-separated older keys still accepted (rotation)"
+        "SAASUS_MW_SECRET_KEY_FALLBACKS", _fallback_keys, "", "comma-separated older keys still accepted (rotation)"
     ),
     "signin_url": _Field(
         "SAASUS_MW_SIGNIN_URL",
@@ -239,7 +290,8 @@ FIELDS: dict[str, _Field] = {
 
 # Derivation label: the cookie key is never the SaaSus secret itself.
 _KEY_PURPOSE = b"saasus_mw state cookie signing key v1"
-_MIN_KEY_LENGTH = 16
+MIN_KEY_LENGTH = 16
+KEY_HINT = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -286,11 +338,6 @@ class Settings:
             raise problems[0]
         if not values["secret_key"].get_secret_value():
             values["secret_key"] = _derive_key(values["saasus_secret_key"])
-        elif len(values["secret_key"].get_secret_value()) < _MIN_KEY_LENGTH:
-            raise ConfigError(f"SAASUS_MW_SECRET_KEY must be at least {_MIN_KEY_LENGTH} characters")
-        if not values["saasus_base_url"].startswith(("https://", "http://")):
-            raise ConfigError("SAASUS_BASE_URL must be an http(s) URL such as https://api.saasus.io/v1")
-        values["saasus_base_url"] = values["saasus_base_url"].rstrip("/")
         if values["cookie_samesite"] == "None" and not values["cookie_secure"]:
             raise ConfigError("SAASUS_MW_COOKIE_SAMESITE=none needs SAASUS_MW_COOKIE_SECURE=true (browsers drop it)")
         if values["cookie_samesite"] == "Strict":
@@ -324,30 +371,40 @@ def parse_fields(
     """
     overrides = overrides or {}
     problems: list[ConfigError] = []
+    path = environ.get(CONFIG_FILE_VAR, "")
+    file_values: dict[str, Any] | None
     try:
-        file_values = _read_toml(environ.get(CONFIG_FILE_VAR, ""))
+        file_values = _read_toml(path)
     except ConfigError as exc:
         problems.append(exc)
-        file_values = {}
+        file_values = None
+    meant: set[str] = set()  # keys a typo was probably meant to be
+    for key in sorted(set(file_values or ()) - set(FIELDS)):
+        # One typo is one problem: the file's other keys still count.
+        close = difflib.get_close_matches(key, FIELDS, n=1)
+        meant.update(close)
+        hint = f"did you mean {close[0]}?" if close else "the keys are the keyword names of the settings"
+        problems.append(ConfigError(f"{CONFIG_FILE_VAR}={path}: [{TOML_TABLE}] has no key {key!r} - {hint}"))
     values: dict[str, Any] = {}
     for name, field in FIELDS.items():
         if name in overrides:
-            raw, origin = overrides[name], f"keyword argument {name!r}"
+            raw, origin = overrides[name], f"keyword argument {name}= ({field.env})"
         elif field.env in environ:
-            raw, origin = environ[field.env], f"environment variable {field.env}"
-        elif name in file_values:
-            raw, origin = file_values[name], f"{environ[CONFIG_FILE_VAR]} [{TOML_TABLE}] {name}"
+            raw, origin = environ[field.env], f"{field.env} (environment variable)"
+        elif file_values and name in file_values:
+            raw, origin = file_values[name], f"{name} in [{TOML_TABLE}] of {path} ({field.env})"
         else:
-            raw, origin = field.default, f"default of {field.env}"
+            raw, origin = field.default, f"the default of {field.env}"
         try:
             values[name] = _parse(field, raw, origin)
         except ConfigError as exc:
             problems.append(exc)
     # Only required when the middleware will act: a disabled middleware must
     # start even on a host that has no SaaSus credentials (the 3 a.m. switch).
-    if values.get("enabled", True):
+    # Nor while the file cannot be read: they may well be in it.
+    if values.get("enabled", True) and file_values is not None:
         for name in ("saasus_saas_id", "saasus_api_key", "saasus_secret_key"):
-            if name in values and not _reveal(values[name]):
+            if name in values and name not in meant and not _reveal(values[name]):
                 env = FIELDS[name].env
                 problems.append(ConfigError(f"{env} is required (set it in the environment or the TOML file)"))
     return values, problems
@@ -363,12 +420,15 @@ def _parse(field: _Field, raw: Any, origin: str) -> Any:
     if raw is None:
         raw = ""
     if not isinstance(raw, str):
-        raise ConfigError(f"{origin}: expected a string, got {type(raw).__name__}")
+        raise ConfigError(f"{origin} is not valid: expected a string, got {type(raw).__name__}")
     try:
         return field.parse(raw)
     except ValueError as exc:
         # Never echo the value: it may be a secret.
-        raise ConfigError(f"{origin} ({field.env}) is malformed: {exc}") from None
+        reason = str(exc)
+        if field.default and field.default not in reason:
+            reason += f" (the default is {field.default})"
+        raise ConfigError(f"{origin} is not valid: {reason}") from None
 
 
 def _reveal(value: Any) -> str:
@@ -393,7 +453,4 @@ def _read_toml(path: str) -> dict[str, Any]:
     table = document.get(TOML_TABLE, {})
     if not isinstance(table, dict):
         raise ConfigError(f"{CONFIG_FILE_VAR}={path}: [{TOML_TABLE}] must be a table")
-    unknown = set(table) - set(FIELDS)
-    if unknown:
-        raise ConfigError(f"{CONFIG_FILE_VAR}={path}: unknown key(s) in [{TOML_TABLE}]: {', '.join(sorted(unknown))}")
     return table

@@ -6,23 +6,27 @@ import contextlib
 import dataclasses
 import html
 import json
+import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
-from saasus_mw import cli
+from saasus_mw import check, cli
 from saasus_mw.settings import CONFIG_FILE_VAR, FIELDS
 from saasus_mw.testing import SaaSusStandIn
 
 from .conftest import API_KEY, SAAS_ID, SECRET, parse_picker
+from .servers import ROOT
 from .test_examples import free_port, serving
 
 GOOD = {"SAASUS_SAAS_ID": SAAS_ID, "SAASUS_API_KEY": API_KEY, "SAASUS_SECRET_KEY": SECRET}
@@ -76,12 +80,9 @@ def levels(report: dict[str, Any]) -> dict[str, set[str | None]]:
         ),
         pytest.param({"SAASUS_MW_ENABLED": "false"}, 0, set(), {"SAASUS_MW_ENABLED"}, id="disabled-needs-no-keys"),
         pytest.param({**GOOD, "SAASUS_BASE_URL": "ftp://saasus"}, 1, {"SAASUS_BASE_URL"}, set(), id="base-url"),
+        # An error, and not also a warning about the same key.
         pytest.param(
-            {**GOOD, "SAASUS_MW_SECRET_KEY": "short"},
-            1,
-            {"SAASUS_MW_SECRET_KEY"},
-            {"SAASUS_MW_SECRET_KEY"},
-            id="key-below-minimum",
+            {**GOOD, "SAASUS_MW_SECRET_KEY": "abc"}, 1, {"SAASUS_MW_SECRET_KEY"}, set(), id="key-below-minimum"
         ),
         pytest.param(
             {**GOOD, "SAASUS_MW_SECRET_KEY": "q3V9xL2mZp7RtK4wYb8N"}, 0, set(), {"SAASUS_MW_SECRET_KEY"}, id="key-short"
@@ -90,11 +91,50 @@ def levels(report: dict[str, Any]) -> dict[str, set[str | None]]:
             {**GOOD, "SAASUS_MW_SECRET_KEY": "abcd" * 10}, 0, set(), {"SAASUS_MW_SECRET_KEY"}, id="key-low-variety"
         ),
         pytest.param(
-            {**GOOD, "SAASUS_MW_SECRET_KEY": STRONG_KEY, "SAASUS_MW_SECRET_KEY_FALLBACKS": f"{STRONG_KEY}x, password"},
+            {
+                **GOOD,
+                "SAASUS_MW_SECRET_KEY": STRONG_KEY,
+                "SAASUS_MW_SECRET_KEY_FALLBACKS": f"{STRONG_KEY}x, password-password",
+            },
             0,
             set(),
             {"SAASUS_MW_SECRET_KEY_FALLBACKS"},
             id="weak-fallback",
+        ),
+        # Fallback keys meet the primary key's rules: at least 16 characters.
+        pytest.param(
+            {**GOOD, "SAASUS_MW_SECRET_KEY": STRONG_KEY, "SAASUS_MW_SECRET_KEY_FALLBACKS": f"{STRONG_KEY}x, p"},
+            1,
+            {"SAASUS_MW_SECRET_KEY_FALLBACKS"},
+            set(),
+            id="short-fallback",
+        ),
+        pytest.param(
+            {**GOOD, "SAASUS_MW_COOKIE_SECURE": "false"}, 0, set(), {"SAASUS_MW_COOKIE_SECURE"}, id="insecure"
+        ),
+        pytest.param(
+            {**GOOD, "SAASUS_MW_COOKIE_SAMESITE": "none"}, 0, set(), {"SAASUS_MW_COOKIE_SAMESITE"}, id="samesite-none"
+        ),
+        pytest.param(
+            {**GOOD, "SAASUS_BASE_URL": "http://api.saasus.io/v1"}, 0, set(), {"SAASUS_BASE_URL"}, id="http-saasus"
+        ),
+        pytest.param({**GOOD, "SAASUS_BASE_URL": "http://127.0.0.1:8790/v1"}, 0, set(), set(), id="http-loopback"),
+        pytest.param({**GOOD, "SAASUS_BASE_URL": "http://localhost:8790/v1"}, 0, set(), set(), id="http-localhost"),
+        pytest.param({**GOOD, "SAASUS_BASE_URL": "http://[::1]:8790/v1"}, 0, set(), set(), id="http-loopback-v6"),
+        # Warnings still show while there are errors.
+        pytest.param(
+            {**GOOD, "SAASUS_MW_STATE_TTL": "abc", "SAASUS_MW_COOKIE_SAMESITE": "strict"},
+            1,
+            {"SAASUS_MW_STATE_TTL"},
+            {"SAASUS_MW_COOKIE_SAMESITE"},
+            id="warnings-with-errors",
+        ),
+        pytest.param(
+            {"SAASUS_MW_COOKIE_SAMESITE": "none", "SAASUS_MW_COOKIE_SECURE": "false"},
+            1,
+            {"SAASUS_SAAS_ID", "SAASUS_API_KEY", "SAASUS_SECRET_KEY", "SAASUS_MW_COOKIE_SAMESITE"},
+            {"SAASUS_MW_COOKIE_SECURE", "SAASUS_MW_COOKIE_SAMESITE"},
+            id="rules-across-fields-with-errors",
         ),
         pytest.param(
             {**GOOD, "SAASUS_MW_COOKIE_SECURE": "false", "SAASUS_MW_SUCCESS_URL": "https://app.example.com/home"},
@@ -150,7 +190,7 @@ def test_check(
     for finding in report["findings"]:
         assert set(finding) == {"level", "message", "variable"}
         assert finding["variable"] is None or finding["variable"] in finding["message"]
-        for secret in (SECRET, "q3V9xL2mZp7RtK4wYb8N", "abcd" * 10, "password"):
+        for secret in (SECRET, "q3V9xL2mZp7RtK4wYb8N", "abcd" * 10, "password", "abc"):
             assert secret not in finding["message"]
 
 
@@ -159,6 +199,9 @@ def test_strict_fails_on_warnings(monkeypatch: pytest.MonkeyPatch, capsys: pytes
     assert run(monkeypatch, capsys, env)[0] == 0
     code, report = run(monkeypatch, capsys, env, "--strict")
     assert code == 1 and report["ok"] is False and report["errors"] == 0
+
+
+CREDENTIALS_TOML = '[saasus_mw]\nsaasus_saas_id = "s"\nsaasus_api_key = "k"\nsaasus_secret_key = "x"\n'
 
 
 @pytest.mark.parametrize(
@@ -173,6 +216,12 @@ def test_strict_fails_on_warnings(monkeypatch: pytest.MonkeyPatch, capsys: pytes
         pytest.param("[saasus_mw]\ncolour = 'blue'\n", GOOD, {CONFIG_FILE_VAR}, id="unknown-key"),
         pytest.param("not toml", GOOD, {CONFIG_FILE_VAR}, id="not-toml"),
         pytest.param(None, GOOD, {CONFIG_FILE_VAR}, id="missing-file"),
+        # One typo is one error: the file's other keys are not "required" on top.
+        pytest.param(CREDENTIALS_TOML + 'calback_path = "/x"\n', {}, {CONFIG_FILE_VAR}, id="typo-in-a-key"),
+        pytest.param(
+            CREDENTIALS_TOML.replace("saasus_secret_key", "saasus_secret"), {}, {CONFIG_FILE_VAR}, id="typo-in-a-key-2"
+        ),
+        pytest.param(CREDENTIALS_TOML + "callback_path = /x\n", {}, {CONFIG_FILE_VAR}, id="typo-in-a-value"),
     ],
 )
 def test_check_reads_the_toml_file(
@@ -188,6 +237,61 @@ def test_check_reads_the_toml_file(
         config.write_text(toml)
     code, report = run(monkeypatch, capsys, {**env, CONFIG_FILE_VAR: str(config)})
     assert (code, levels(report)["error"]) == (1 if errors else 0, errors), report
+    assert report["errors"] == len(errors), report
+
+
+@pytest.mark.parametrize(
+    ("env", "toml", "message"),
+    [
+        pytest.param(
+            {"SAASUS_MW_STATE_TTL": "abc"},
+            None,
+            "SAASUS_MW_STATE_TTL (environment variable) is not valid: expected a whole number above 0 "
+            "(the default is 900)",
+            id="env",
+        ),
+        pytest.param(
+            {"SAASUS_MW_TIMEOUT": "soon"},
+            None,
+            "SAASUS_MW_TIMEOUT (environment variable) is not valid: expected a number of seconds above 0, "
+            "such as 2.5 (the default is 10)",
+            id="env-float",
+        ),
+        pytest.param(
+            {},
+            "state_ttl = 0",
+            "state_ttl in [saasus_mw] of {file} (SAASUS_MW_STATE_TTL) is not valid: expected a whole number above 0 "
+            "(the default is 900)",
+            id="toml-file-and-key",
+        ),
+        pytest.param(
+            {},
+            'calback_path = "/x"',
+            "SAASUS_MW_CONFIG={file}: [saasus_mw] has no key 'calback_path' - did you mean callback_path?",
+            id="toml-typo",
+        ),
+        pytest.param(
+            {"SAASUS_MW_SECRET_KEY_FALLBACKS": f"{STRONG_KEY}, abc, {STRONG_KEY}y, xyz"},
+            None,
+            "SAASUS_MW_SECRET_KEY_FALLBACKS (environment variable) is not valid: key 2, 4 (of 4, comma-separated) "
+            "has fewer than 16 characters; fallback keys follow the rules of SAASUS_MW_SECRET_KEY - generate one "
+            "with: python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+            id="fallback-key",
+        ),
+    ],
+)
+def test_messages_say_what_where_and_what_instead(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    env: dict[str, str],
+    toml: str | None,
+    message: str,
+) -> None:
+    config = tmp_path / "saasus_mw.toml"
+    config.write_text(f"{CREDENTIALS_TOML}{toml or ''}\n")
+    _, report = run(monkeypatch, capsys, {**env, CONFIG_FILE_VAR: str(config)})
+    assert [f["message"] for f in report["findings"] if f["level"] == "error"] == [message.format(file=config)]
 
 
 def test_human_output_and_the_module_entry_point() -> None:
@@ -227,48 +331,151 @@ def online_env(standin: SaaSusStandIn, **changes: str) -> dict[str, str]:
     return {**GOOD, "SAASUS_BASE_URL": standin.base_url, "SAASUS_MW_TIMEOUT": "2", **changes}
 
 
+def online(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The findings of --online: those after the configuration's own (which these environments have none of)."""
+    return [f for f in report["findings"] if f["level"] != "info" or "SAASUS_MW_SECRET_KEY" not in f["message"]]
+
+
 @pytest.mark.parametrize(
     ("changes", "fault", "variable", "text"),
     [
-        pytest.param({}, None, None, "accepted the signed call: credentials and clock are right", id="right"),
         pytest.param(
             {"SAASUS_SECRET_KEY": "wrong-secret-0123456789"},
             None,
             "SAASUS_SECRET_KEY",
-            "refused the signature",
+            "refused the signature: check SAASUS_SAAS_ID, SAASUS_API_KEY and SAASUS_SECRET_KEY",
             id="wrong-secret",
         ),
         pytest.param(
-            {"SAASUS_API_KEY": "wrong-key"},
-            None,
-            "SAASUS_SECRET_KEY",
-            "check SAASUS_SAAS_ID, SAASUS_API_KEY",
-            id="wrong-api-key",
+            {"SAASUS_API_KEY": "wrong-key"}, None, "SAASUS_SECRET_KEY", "within a second of", id="wrong-api-key"
         ),
         pytest.param({}, {"status": 503}, "SAASUS_BASE_URL", "answered HTTP 503", id="saasus-down"),
         pytest.param(
             {}, {"delay": 3.0}, "SAASUS_BASE_URL", "did not answer within SAASUS_MW_TIMEOUT (2s)", id="saasus-slow"
         ),
+        pytest.param(
+            {},
+            {"status": 200, "body": '{"callback": "https://x"}'},
+            "SAASUS_BASE_URL",
+            "answered, but not as the SaaSus API does",
+            id="not-saasus",
+        ),
     ],
 )
-def test_online(
+def test_online_failures(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     standin: SaaSusStandIn,
     changes: dict[str, str],
     fault: dict[str, Any] | None,
-    variable: str | None,
+    variable: str,
     text: str,
 ) -> None:
     if fault:
-        standin.inject("userinfo", **fault)
+        standin.inject("auth_info", **fault)
     code, report = run(monkeypatch, capsys, online_env(standin, **changes), "--online")
-    last = report["findings"][-1]
-    expected = (0, "info", None) if variable is None else (1, "error", variable)
-    assert (code, last["level"], last["variable"]) == expected
-    assert text in last["message"]
-    assert [call.endpoint for call in standin.calls] == ["userinfo"]  # one read-only call
+    (finding,) = online(report)
+    assert (code, finding["level"], finding["variable"]) == (1, "error", variable)
+    assert text in finding["message"] and standin.base_url in finding["message"]
+    assert all(call.endpoint == "auth_info" for call in standin.calls)  # read-only
     assert "wrong-secret" not in json.dumps(report)
+
+
+@pytest.mark.parametrize(
+    ("registered", "callback_path", "level", "text"),
+    [
+        pytest.param(
+            "https://app.example.com/callback", None, "info", "its path is SAASUS_MW_CALLBACK_PATH", id="same"
+        ),
+        pytest.param(
+            "https://app.example.com/auth/callback?from=saasus",
+            "/auth/callback",
+            "info",
+            "its path is SAASUS_MW_CALLBACK_PATH (/auth/callback)",
+            id="same-with-query",
+        ),
+        pytest.param(
+            "https://app.example.com/app/callback",
+            None,
+            "warning",
+            "only if this app is mounted under /app (root_path / SCRIPT_NAME); if it is not, the middleware would "
+            "never see a buyer: set SAASUS_MW_CALLBACK_PATH=/app/callback.",
+            id="mounted-or-not",
+        ),
+        pytest.param(
+            "https://app.example.com/auth/done",
+            None,
+            "error",
+            "SaaSus sends buyers to https://app.example.com/auth/done (the callback URL registered in the SaaSus "
+            "console), but SAASUS_MW_CALLBACK_PATH is /callback: the middleware would never see a buyer. To fix, "
+            "register https://app.example.com/callback in the SaaSus console, or set "
+            "SAASUS_MW_CALLBACK_PATH=/auth/done.",
+            id="other-path",
+        ),
+        pytest.param("https://app.example.com/callback/", None, "error", "never see a buyer", id="trailing-slash"),
+        pytest.param("", None, "error", "SaaSus has no usable callback URL registered ('')", id="none-registered"),
+    ],
+)
+def test_online_compares_the_registered_callback_url(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    registered: str,
+    callback_path: str | None,
+    level: str,
+    text: str,
+) -> None:
+    changes = {"SAASUS_MW_CALLBACK_PATH": callback_path} if callback_path else {}
+    with SaaSusStandIn(SAAS_ID, API_KEY, SECRET) as standin:
+        standin.callback_url = registered  # as set in the SaaSus console
+        code, report = run(monkeypatch, capsys, online_env(standin, **changes), "--online")
+    accepted, clock, callback = online(report)
+    assert "accepted the signed call" in accepted["message"] and "within a second of" in clock["message"]
+    assert (code, callback["level"], callback["variable"]) == (int(level == "error"), level, "SAASUS_MW_CALLBACK_PATH")
+    assert text in callback["message"]
+    assert [call.endpoint for call in standin.calls] == ["auth_info"]  # one signed, read-only call
+
+
+def test_online_explains_spa_and_api_mode() -> None:
+    # SPA + API mode: SAASUS_MW_SIGNIN_URL names the SPA's page; SaaSus must still send buyers to the API.
+    settings = SimpleNamespace(callback_path="/api/callback", signin_url="https://spa.example.com/callback")
+    finding = check._callback_finding("https://spa.example.com/callback", settings)  # type: ignore[arg-type]
+    assert finding.level == "error" and "https://spa.example.com/callback" in finding.message
+    assert "SAASUS_MW_CALLBACK_PATH is /api/callback" in finding.message
+    assert "register the API's callback URL (path /api/callback)" in finding.message
+    assert "not the SPA's page https://spa.example.com/callback" in finding.message
+    finding = check._callback_finding("https://api.example.com/api/callback", settings)  # type: ignore[arg-type]
+    assert finding.level == "info" and "SPA + API mode" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("offset", "code", "level", "variable", "text"),
+    [
+        pytest.param(40, 0, "warning", None, r"this machine's clock is \d+ s behind SaaSus's", id="drifting"),
+        pytest.param(-40, 0, "warning", None, r"this machine's clock is \d+ s ahead of SaaSus's", id="drifting-ahead"),
+        pytest.param(
+            300,
+            1,
+            "error",
+            None,
+            r"refused the signature: this machine's clock is about 5 min behind SaaSus's, .* synchronise the clock",
+            id="off",
+        ),
+    ],
+)
+def test_online_reports_the_clock_difference(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    offset: float,
+    code: int,
+    level: str,
+    variable: str | None,
+    text: str,
+) -> None:
+    with SaaSusStandIn(SAAS_ID, API_KEY, SECRET, clock_offset=offset) as standin:
+        exit_code, report = run(monkeypatch, capsys, online_env(standin), "--online")
+    finding = next(f for f in online(report) if "clock" in f["message"])
+    assert (exit_code, finding["level"], finding["variable"]) == (code, level, variable), report
+    assert re.search(text, finding["message"]), finding["message"]
 
 
 def test_online_unreachable(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -382,6 +589,16 @@ def test_demo_newcomer_gets_a_new_account(demo: Demo) -> None:
     assert f"<li>{escaped} - has your purchase</li>" in done.text and name not in done.text
 
 
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_demo_takes_the_ports() -> None:
+    # -n: the command make would run, without running it. Not an outer make's
+    # variables either (make test-all runs this suite with VENV=.venv-3.x).
+    command = ["make", "-n", "--no-print-directory", "demo", "PORT=8001", "SAASUS_PORT=8791"]
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert ".venv/bin/saasus-mw demo --app-port 8001 --saasus-port 8791" in done.stdout.splitlines()
+
+
 @pytest.mark.parametrize("busy", ["--app-port", "--saasus-port"])
 def test_demo_on_a_busy_port_says_so(busy: str) -> None:
     with socket.socket() as taken:
@@ -397,3 +614,4 @@ def test_demo_on_a_busy_port_says_so(busy: str) -> None:
             check=False,
         )
     assert done.returncode == 1 and "in use" in done.stderr and "Traceback" not in done.stderr
+    assert busy in done.stderr or "different port" in done.stderr  # ours names the option, werkzeug says so

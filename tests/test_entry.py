@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from saasus_mw import ConfigError, MarketplaceMiddleware, MarketplaceWSGIMiddleware
+from saasus_mw import ConfigError, MarketplaceMiddleware, MarketplaceWSGIMiddleware, Settings
 from saasus_mw.entry import APP_VAR, asgi_app, wsgi_app
+from saasus_mw.settings import WrappedTwiceWarning
 
-from .conftest import API_KEY, SAAS_ID, SECRET
+from .conftest import API_KEY, SAAS_ID, SECRET, asgi_host, wsgi_host
 
 CREDENTIALS = {"SAASUS_SAAS_ID": SAAS_ID, "SAASUS_API_KEY": API_KEY, "SAASUS_SECRET_KEY": SECRET}
 
@@ -141,3 +142,32 @@ def test_djangos_own_handlers_are_apps(factory: Any, target: str, monkeypatch: p
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "examples.django_project.settings")
     assert type(factory({APP_VAR: target, **CREDENTIALS}).app).__module__.startswith("django.core.handlers")
+
+
+def _twice(adapter: Any, host: Any) -> Any:
+    settings = Settings.load(CREDENTIALS)
+    return adapter(adapter(host, settings=settings), settings=settings)
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        pytest.param(lambda: _twice(MarketplaceMiddleware, asgi_host), id="asgi-in-code"),
+        pytest.param(lambda: _twice(MarketplaceWSGIMiddleware, wsgi_host), id="wsgi-in-code"),
+        pytest.param(lambda: asgi_app({APP_VAR: "examples.starlette_app:app", **CREDENTIALS}), id="entry-asgi"),
+        # Flask keeps the wrapped WSGI app in app.wsgi_app.
+        pytest.param(lambda: wsgi_app({APP_VAR: "examples.flask_app:app", **CREDENTIALS}), id="entry-flask"),
+        pytest.param(
+            lambda: wsgi_app({APP_VAR: "examples.django_project.wsgi:application", **CREDENTIALS}), id="entry-django"
+        ),
+    ],
+)
+def test_wrapping_an_app_twice_warns_once(wrap: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in CREDENTIALS.items():  # the example modules wrap their app at import
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "examples.django_project.settings")
+    with pytest.warns(WrappedTwiceWarning) as caught:
+        wrap()
+    assert len(caught) == 1, [str(w.message) for w in caught]
+    assert "already wraps" in str(caught[0].message) and "Wrap the app once" in str(caught[0].message)
+    assert caught[0].filename == __file__  # points at the code that wrapped it, not at saasus_mw

@@ -59,6 +59,11 @@ EXAMPLES = [
         id="entry-django-wsgi-gunicorn",
     ),
     pytest.param(entry(ENTRY_ASGI, "examples.fastapi_app:product", "(FastAPI)"), id="entry-fastapi-uvicorn"),
+    # A legacy ASGI2 ("double callable") app; --lifespan on: a failed startup stops the server.
+    pytest.param(Example(uvicorn("examples.asgi2_app:app", "--lifespan", "on"), "(ASGI2)"), id="asgi2-uvicorn"),
+    pytest.param(
+        entry([*ENTRY_ASGI, "--lifespan", "on"], "examples.asgi2_app:Product", "(ASGI2)"), id="entry-asgi2-uvicorn"
+    ),
     # A plain function as the WSGI app.
     pytest.param(entry(ENTRY_WSGI, "examples.wsgi_app:product", "Example product"), id="entry-function-gunicorn"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -105,12 +106,42 @@ def test_kwargs_override_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_secrets_never_appear_in_repr_or_errors() -> None:
-    s = Settings.load({**BASE, "SAASUS_SECRET_KEY": "very-secret-value", "SAASUS_MW_SECRET_KEY_FALLBACKS": "old-key-1"})
+    s = Settings.load(
+        {**BASE, "SAASUS_SECRET_KEY": "very-secret-value", "SAASUS_MW_SECRET_KEY_FALLBACKS": "old-key-1-0123456789"}
+    )
     text = repr(s) + str(s)
-    assert "very-secret-value" not in text and "old-key-1" not in text
+    assert "very-secret-value" not in text and "old-key-1-0123456789" not in text
+    for variable in ("SAASUS_MW_SECRET_KEY", "SAASUS_MW_SECRET_KEY_FALLBACKS"):
+        with pytest.raises(ConfigError, match=variable) as info:
+            Settings.load({**BASE, variable: "tiny-secret"})
+        assert "tiny-secret" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("fallbacks", "error"),
+    [
+        pytest.param("", None, id="none"),
+        pytest.param("o" * 16 + ",p" + "p" * 15, None, id="two-long-enough"),
+        pytest.param("o" * 32 + ", p", "key 2 (of 2, comma-separated) has fewer than 16 characters", id="one-short"),
+        pytest.param("o" * 15, "key 1 (of 1, comma-separated)", id="just-below"),
+    ],
+)
+def test_fallback_keys_meet_the_primary_keys_rules(fallbacks: str, error: str | None) -> None:
+    env = {**BASE, "SAASUS_MW_SECRET_KEY": "n" * 32, "SAASUS_MW_SECRET_KEY_FALLBACKS": fallbacks}
+    if error is None:
+        Settings.load(env)
+    else:
+        with pytest.raises(ConfigError, match=re.escape(error)):
+            Settings.load(env)
+
+
+def test_a_keyword_argument_is_named_as_such() -> None:
     with pytest.raises(ConfigError) as info:
-        Settings.load({**BASE, "SAASUS_MW_SECRET_KEY": "tiny-secret"})
-    assert "tiny-secret" not in str(info.value)
+        Settings.load(BASE, state_ttl="abc")
+    assert str(info.value) == (
+        "keyword argument state_ttl= (SAASUS_MW_STATE_TTL) is not valid: expected a whole number above 0 "
+        "(the default is 900)"
+    )
 
 
 def test_cookie_key_is_derived_not_random_and_not_the_saasus_secret() -> None:

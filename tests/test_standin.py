@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
@@ -273,6 +274,32 @@ def test_customers_lists_linked_tenants(standin: SaaSusStandIn, client: httpx.Cl
     assert {x["tenant_id"] for x in everything.json()["customers"]} == {a, b}
 
 
+def test_auth_info_tells_the_registered_callback_url(client: httpx.Client) -> None:
+    with SaaSusStandIn(SAAS_ID, API_KEY, SECRET) as default:
+        assert call(client, "GET", f"{default.base_url}/auth/auth-info").json() == {
+            "callback_url": "http://127.0.0.1:8000/callback"
+        }
+    with SaaSusStandIn(SAAS_ID, API_KEY, SECRET, callback_url="https://app.example.com/auth/callback") as standin:
+        assert call(client, "GET", f"{standin.base_url}/auth/auth-info").json() == {
+            "callback_url": "https://app.example.com/auth/callback"
+        }
+        standin.callback_url = "https://app.example.com/other"  # as if changed in the SaaSus console
+        assert call(client, "GET", f"{standin.base_url}/auth/auth-info").json()["callback_url"].endswith("/other")
+        assert call(client, "GET", f"{standin.base_url}/auth/auth-info", secret="wrong").status_code == 401
+        standin.inject("auth_info", status=500)
+        assert call(client, "GET", f"{standin.base_url}/auth/auth-info").status_code == 500
+
+
+def test_clock_offset_moves_the_signature_window_and_the_date_header(client: httpx.Client) -> None:
+    with SaaSusStandIn(SAAS_ID, API_KEY, SECRET, clock_offset=300) as standin:
+        url = f"{standin.base_url}/auth/auth-info"
+        assert call(client, "GET", url).status_code == 401  # signed "now": 5 minutes behind this SaaSus
+        ahead = call(client, "GET", url, when=datetime.now(timezone.utc) + timedelta(minutes=5))
+        assert ahead.status_code == 200
+        served = parsedate_to_datetime(ahead.headers["date"])
+        assert abs((served - datetime.now(timezone.utc)).total_seconds() - 300) < 5
+
+
 def test_unknown_routes_are_404(standin: SaaSusStandIn, client: httpx.Client) -> None:
     for method, path in (("GET", "/v1/auth/nope"), ("PUT", "/v1/auth/credentials"), ("GET", "/x")):
         r = call(client, method, f"{standin.url}{path}")
@@ -445,6 +472,8 @@ def test_arguments_are_checked() -> None:
         SaaSusStandIn(saas_id="")
     with pytest.raises(ValueError):
         SaaSusStandIn(token_size=10)
+    with pytest.raises(ValueError):
+        SaaSusStandIn(callback_url="/callback")
     with pytest.raises(TypeError):
         Tenant("Acme", roles="admin")  # type: ignore[arg-type]
     standin = SaaSusStandIn()
@@ -493,6 +522,7 @@ SPEC_FOR = {
     "link": "authapi.yml",
     "verify": "awsmarketplaceapi.yml",
     "customers": "awsmarketplaceapi.yml",
+    "auth_info": "authapi.yml",
 }
 
 
@@ -582,8 +612,10 @@ def test_everything_served_conforms_to_the_openapi_spec(standin: SaaSusStandIn, 
     )
     call(client, "GET", f"{base}/awsmarketplace/customers")
     call(client, "GET", f"{base}/awsmarketplace/customers", secret="wrong")
+    call(client, "GET", f"{base}/auth/auth-info")
+    call(client, "GET", f"{base}/auth/auth-info", secret="wrong")
     assert len({c.status for c in standin.calls}) >= 4
-    assert assert_conforms(standin.calls) == len(standin.calls) == 14
+    assert assert_conforms(standin.calls) == len(standin.calls) == 16
 
 
 # -- the real SDK's generated clients can read what the stand-in says -------------------

@@ -21,11 +21,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--api-key", default="key-1")
     parser.add_argument("--secret-key", default="secret-1")
     parser.add_argument(
-        "--redirect-uri", default="http://127.0.0.1:8000/callback", help="callback URL used for the printed login link"
+        "--redirect-uri",
+        default="http://127.0.0.1:8000/callback",
+        help="the registered callback URL (GET /auth/auth-info), also the printed login link's",
     )
     args = parser.parse_args(argv)
 
-    standin = SaaSusStandIn(args.saas_id, args.api_key, args.secret_key, host=args.host, port=args.port)
+    standin = SaaSusStandIn(
+        args.saas_id, args.api_key, args.secret_key, host=args.host, port=args.port, callback_url=args.redirect_uri
+    )
     standin.add_user(
         "buyer@example.com",
         [

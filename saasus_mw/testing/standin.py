@@ -40,6 +40,7 @@ ENDPOINTS = (
     "sign_up",
     "verify",
     "customers",
+    "auth_info",
     "login",
     "other",
 )
@@ -53,6 +54,7 @@ _ROUTES = {
     ("PATCH", "/v1/auth/aws-marketplace/link"): "link",
     ("POST", "/v1/awsmarketplace/registration-token/verify"): "verify",
     ("GET", "/v1/awsmarketplace/customers"): "customers",
+    ("GET", "/v1/auth/auth-info"): "auth_info",
     ("GET", "/login"): "login",
 }
 
@@ -157,6 +159,8 @@ class SaaSusStandIn:
         token_size: int = 2048,
         refresh_token_size: int = 1800,
         clock_skew_minutes: int = 1,
+        callback_url: str = "http://127.0.0.1:8000/callback",
+        clock_offset: float = 0.0,
     ) -> None:
         for name, value in (("saas_id", saas_id), ("api_key", api_key), ("secret_key", secret_key)):
             if not isinstance(value, str) or not value:
@@ -167,10 +171,16 @@ class SaaSusStandIn:
             raise ValueError("token_size and refresh_token_size must be at least 256 bytes")
         if clock_skew_minutes < 0:
             raise ValueError("clock_skew_minutes must be >= 0")
+        if not callback_url.startswith(("https://", "http://")):
+            raise ValueError(f"callback_url must be an http(s) URL, got {callback_url!r}")
         self.saas_id, self.api_key, self.secret_key = saas_id, api_key, secret_key
         self.host, self.port = host, port
         self.token_size, self.clock_skew_minutes = token_size, clock_skew_minutes
         self.refresh_token_size = refresh_token_size
+        # The callback URL registered in the SaaSus console (GET /auth/auth-info),
+        # and how far this SaaSus's clock is ahead of ours, in seconds (its
+        # signature window and its Date header follow it).
+        self.callback_url, self.clock_offset = callback_url, clock_offset
         self.calls: list[Call] = []
         self.links: list[tuple[str, str, str]] = []  # (tenant id, user id, registration token)
         self.created: list[tuple[str, str, str]] = []  # (new tenant id, user id, registration token)
@@ -342,7 +352,7 @@ class SaaSusStandIn:
         # The signed string uses the Host header and request target exactly as sent.
         target = call.path + ("?" + call.raw_query if call.raw_query else "")
         rest = self.api_key + call.method + call.headers.get("host", "") + target + body
-        now = datetime.now(timezone.utc)
+        now = datetime.now(timezone.utc) + timedelta(seconds=self.clock_offset)
         matched = False
         for skew in range(-self.clock_skew_minutes, self.clock_skew_minutes + 1):
             stamp = (now + timedelta(minutes=skew)).strftime("%Y%m%d%H%M")
@@ -365,6 +375,7 @@ class SaaSusStandIn:
             "sign_up": self._sign_up,
             "verify": self._verify,
             "customers": self._get_customers,
+            "auth_info": self._auth_info,
         }[call.endpoint]
         with self._lock:
             return handler(call)
@@ -525,6 +536,9 @@ class SaaSusStandIn:
         ids = list(dict.fromkeys(wanted)) if wanted is not None else list(self._customers)
         return _ok({"customers": [self._customers[i] for i in ids if i in self._customers]})
 
+    def _auth_info(self, call: Call) -> _Response:
+        return _ok({"callback_url": self.callback_url})
+
     def _login(self, call: Call) -> _Response:
         redirect_uri = call.query.get("redirect_uri", [""])[0]
         if not redirect_uri:
@@ -597,6 +611,11 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.standin._lock:
             self.server.connections.discard(self.connection)
         super().finish()
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header, from the stand-in's own (possibly offset) clock.
+        now = time.time() if timestamp is None else timestamp
+        return super().date_time_string(now + self.server.standin.clock_offset)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.address_string(), *args)
