@@ -480,35 +480,39 @@ class SaaSusStandIn:
             return None
         return {n: data[n] for n in names}
 
-    def _link(self, call: Call) -> _Response:
-        param = self._json_fields(call, ("tenant_id", "access_token", "registration_token"))
+    def _purchase(self, call: Call, what: str) -> tuple[dict[str, str], User] | _Response:
+        """The shared checks of link and sign-up-confirm: the fields, the user, the tenant, the token."""
+        names = (what, "access_token", "registration_token")
+        param = self._json_fields(call, names)
         if param is None:
-            return _error(400, "invalid_request", "expected JSON with tenant_id, access_token, registration_token")
+            return _error(400, "invalid_request", f"expected JSON with {', '.join(names)}")
         user = self._user_for(param["access_token"], "access")
         if user is None:
             return _error(401, "invalid_token", "unknown access token")
-        if not any(t.id == param["tenant_id"] for t in user.tenants):
+        if what == "tenant_id" and not any(t.id == param["tenant_id"] for t in user.tenants):
             return _error(400, "tenant_not_found", "the user does not belong to that tenant")
+        if what == "tenant_name" and not param["tenant_name"].strip():
+            return _error(400, "invalid_request", "tenant_name is required")
         if self._registration_tokens.get(param["registration_token"]) is not False:
             return _error(400, "invalid_registration_token", "unknown or already used registration token")
-        self._registration_tokens[param["registration_token"]] = True
+        self._registration_tokens[param["registration_token"]] = True  # spent: single use
+        return param, user
+
+    def _link(self, call: Call) -> _Response:
+        checked = self._purchase(call, "tenant_id")
+        if isinstance(checked, _Response):
+            return checked
+        param, user = checked
         self.links.append((param["tenant_id"], user.id, param["registration_token"]))
         self.link_customer(param["tenant_id"])
         return _Response(200)
 
     def _sign_up(self, call: Call) -> _Response:
         """ConfirmSignUpWithAwsMarketplace: a new tenant, the user in it, linked to the purchase."""
-        param = self._json_fields(call, ("tenant_name", "access_token", "registration_token"))
-        if param is None:
-            return _error(400, "invalid_request", "expected JSON with tenant_name, access_token, registration_token")
-        user = self._user_for(param["access_token"], "access")
-        if user is None:
-            return _error(401, "invalid_token", "unknown access token")
-        if not param["tenant_name"].strip():
-            return _error(400, "invalid_request", "tenant_name is required")
-        if self._registration_tokens.get(param["registration_token"]) is not False:
-            return _error(400, "invalid_registration_token", "unknown or already used registration token")
-        self._registration_tokens[param["registration_token"]] = True
+        checked = self._purchase(call, "tenant_name")
+        if isinstance(checked, _Response):
+            return checked
+        param, user = checked
         tenant = Tenant(param["tenant_name"])
         user.tenants.append(tenant)
         self.link_customer(tenant.id)
