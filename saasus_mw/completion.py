@@ -113,11 +113,12 @@ class Completion:
     def _look(self, state: State, *tenant_ids: str) -> tuple[UserInfo, set[str], bool]:
         """The user, which of these tenants (and the remembered one) have a customer, and the token."""
         ids = [*tenant_ids, *([state.attempted_tenant] if state.attempted_tenant else [])]
-        user, linked, unused = self._saasus.settle(
+        user, unused, *rest = self._saasus.settle(
             lambda: self._saasus.user_info(state.id_token),
-            lambda: self._saasus.linked_tenants(ids) if ids else set[str](),
             lambda: self._saasus.registration_token_is_unused(state.registration_token),
+            *([lambda: self._saasus.linked_tenants(ids)] if ids else []),
         )
+        linked = rest[0] if rest else set[str]()
         if isinstance(user, SaaSusError) and user.kind in (ErrorKind.REJECTED, ErrorKind.DENIED):
             raise SessionOver from None  # the ID token expired or was revoked
         for result in (user, linked, unused):
@@ -168,6 +169,7 @@ class PurchaseGuard:
         self._lock = threading.Lock()  # held only for these dict operations, never across a call
         self._busy: set[str] = set()
         self._done: collections.OrderedDict[str, tuple[float, Completed]] = collections.OrderedDict()
+        self._attempts: collections.OrderedDict[str, State] = collections.OrderedDict()
         self._ttl, self._max = ttl, max_entries
 
     def enter(self, journey: str) -> bool:
@@ -187,8 +189,20 @@ class PurchaseGuard:
             entry = self._done.get(journey)
         return entry[1] if entry is not None and entry[0] > time.monotonic() else None
 
+    def attempt(self, journey: str, state: State) -> None:
+        """Remember an unanswered attempt, for a POST that waited on it with the older cookie."""
+        with self._lock:
+            self._attempts[journey] = state
+            while len(self._attempts) > self._max:
+                self._attempts.popitem(last=False)
+
+    def attempted(self, journey: str) -> State | None:
+        with self._lock:
+            return self._attempts.get(journey)
+
     def complete(self, journey: str, completed: Completed) -> None:
         with self._lock:
             self._done[journey] = (time.monotonic() + self._ttl, dataclasses.replace(completed, user=None))
+            self._attempts.pop(journey, None)
             while len(self._done) > self._max:  # oldest first out: memory stays bounded
                 self._done.popitem(last=False)

@@ -59,6 +59,14 @@ _UUID = re.compile(r"\A[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{
 # The spec types registration_token as a plain string: any printable ASCII without spaces.
 _TOKEN = re.compile(r"\A[\x21-\x7e]{1,1024}\Z")
 _FORM_TYPE = "application/x-www-form-urlencoded"
+# Why no tenant can take the purchase, said once for the whole list (any mix: "mixed").
+_NO_TENANT_REASONS = {
+    frozenset(): "no_tenants_none",
+    frozenset({"reason_linked"}): "no_tenants_linked",
+    frozenset({"reason_signup"}): "no_tenants_signup",
+    frozenset({"reason_role"}): "no_tenants_role",
+}
+_PRINTABLE_ASCII = re.compile(r"\A[!-~]*\Z")
 # Kept as is when a query string is forwarded; anything else is percent-encoded.
 _QUERY_SAFE = "!$&'()*+,/:;=?@[]~%-._"
 
@@ -94,13 +102,9 @@ class Request:
         cls, method: str, root_path: str, query_string: str, scheme: str, header: Callable[[str], str | None]
     ) -> Request:
         """The one construction both adapters use; ``header(name)`` reads a request header."""
-        # A prefix from a proxy header ("X-Forwarded-Prefix: //evil.example") must
-        # never make a Location protocol-relative: it is a path on this site.
-        if root_path.startswith("//") or "\\" in root_path or not root_path.isprintable():
-            root_path = "/" + root_path.replace("\\", "/").lstrip("/") if root_path.isprintable() else ""
         return cls(
             method=method,
-            root_path=root_path.rstrip("/"),
+            root_path=_mount_prefix(root_path),
             query_string=query_string,
             cookie=header("cookie"),
             content_type=header("content-type"),
@@ -160,7 +164,9 @@ class Flow:
         self._forwarding = bool(settings.signin_url) and (bool(signin.netloc) or signin.path != settings.callback_path)
         self._signin_at = (_host(signin.netloc), signin.path)
         self._origins = {origin_of(u) for u in (settings.success_url, settings.signin_url)} - {""}
-        self.wait_limit = settings.timeout  # how long a POST waits for another one of its purchase
+        # How long a POST waits for another one of its purchase: that one may look, act
+        # and look again, each call bounded by the timeout.
+        self.wait_limit = 3 * settings.timeout
 
     # -- routing -----------------------------------------------------------
 
@@ -281,13 +287,16 @@ class Flow:
         done = self._guard.completed(state.journey)
         if done is not None:  # completed by another request of this browser (a double click)
             return self._finish(request, state, done, first=False)
-        user = self._user(state, request)
-        if isinstance(user, Response):
-            return user
-        linked, unused = self._saasus.together(
-            lambda: self._saasus.linked_tenants([t.id for t in user.tenants]),
+        user, unused = self._saasus.settle(
+            lambda: self._saasus.user_info(state.id_token),
             lambda: self._saasus.registration_token_is_unused(state.registration_token),
         )
+        if isinstance(user, SaaSusError) and user.kind in (ErrorKind.REJECTED, ErrorKind.DENIED):
+            return self._fail(ErrorCode.STATE_EXPIRED, request)  # the ID token expired or was revoked
+        for result in (user, unused):
+            if isinstance(result, SaaSusError):
+                raise result
+        linked = self._saasus.linked_tenants([t.id for t in user.tenants])
         # An attempt whose answer was lost may have spent the token: its next POST confirms.
         if not unused and not (state.attempted_tenant or state.attempted_name):
             return self._fail(ErrorCode.REGISTRATION_INVALID, request)
@@ -295,19 +304,20 @@ class Flow:
         linked.discard(state.attempted_tenant)
         language = self._language(request)
         text = self._pages.text(language)
-        choices = [
-            Choice(t.id, t.name, t.plan_id, t.roles, _detail(t, text), text[reason] if reason else "")
-            for t in sorted(user.tenants, key=lambda t: (t.name.casefold(), t.id))
-            for reason in [self._ineligible(t, linked)]
-        ]
-        if all(c.reason for c in choices) and not self.settings.allow_new_tenant:
+        tenants = sorted(user.tenants, key=lambda t: (t.name.casefold(), t.id))
+        reasons = [self._ineligible(t, linked) for t in tenants]
+        if all(reasons) and not self.settings.allow_new_tenant:
             return self._fail(
                 ErrorCode.NO_TENANTS,
                 request,
                 signup_url=self._signup_url(request),
-                reason=_no_tenant_reason(choices, text),
+                reason=text[_NO_TENANT_REASONS.get(frozenset(reasons), "no_tenants_mixed")],
                 journey=state.journey[:16],
             )
+        choices = [
+            Choice(t.id, t.name, t.plan_id, t.roles, _detail(t, text), text[reason] if reason else "")
+            for t, reason in zip(tenants, reasons, strict=True)
+        ]
         return self._pages.picker(
             email=user.email,
             choices=choices,
@@ -358,6 +368,9 @@ class Flow:
             done = self._guard.completed(state.journey)
             if done is not None:
                 return self._finish(request, state, done, first=False)
+            # A POST that waited for an unanswered one carries the older cookie: take up
+            # what that one attempted, so this one confirms it instead of misjudging it.
+            state = self._guard.attempted(state.journey) or state
             try:
                 result = (
                     self._completion.link(state, tenant_id)
@@ -369,8 +382,13 @@ class Flow:
             except Unanswered as lost:
                 # SaaSus may have acted: the state remembers the attempt, so that
                 # "Try again" confirms it rather than acting twice or dead-ending.
+                self._guard.attempt(state.journey, lost.state)
                 response = self._unavailable(lost.error, request)
-                cookies = self._codec.encode(lost.state, self._callback_url(request))
+                try:
+                    cookies = self._codec.encode(lost.state, self._callback_url(request))
+                except StateTooLarge:  # the old cookie stays; this process still remembers the attempt
+                    logger.warning("saasus_mw: the attempt does not fit in the state cookie; it stays in memory only")
+                    return response
                 return dataclasses.replace(response, headers=[*response.headers, *(("set-cookie", c) for c in cookies)])
             if isinstance(result, Refused):
                 return self._fail(result.code, request, retry=True, saasus_error=result.error)
@@ -486,14 +504,6 @@ class Flow:
                 "callback over https (behind a proxy, pass X-Forwarded-Proto through ProxyFix or --proxy-headers)."
             )
 
-    def _user(self, state: State, request: Request) -> Response | UserInfo:
-        try:
-            return self._saasus.user_info(state.id_token)
-        except SaaSusError as exc:
-            if exc.kind in (ErrorKind.REJECTED, ErrorKind.DENIED):  # the ID token expired or was revoked
-                return self._fail(ErrorCode.STATE_EXPIRED, request)
-            raise
-
     def _ineligible(self, tenant: Tenant, linked: set[str]) -> str:
         """Why this tenant cannot take the purchase (a catalogue key), or ""."""
         if tenant.id in linked:
@@ -582,6 +592,21 @@ def _same_origin(request: Request) -> bool:
     )
 
 
+def _mount_prefix(root_path: str) -> str:
+    """The mount prefix as a path on this site, whatever a proxy header put there.
+
+    "X-Forwarded-Prefix: //evil.example" (through ProxyFix) must never make a Location
+    protocol-relative, nor "http:/evil.example" a scheme: only "/" followed by printable
+    ASCII stands; leading slashes and backslashes fold into one, anything else is dropped.
+    """
+    if not root_path:
+        return ""
+    if root_path[0] not in "/\\":
+        return ""
+    prefix = "/" + root_path.replace("\\", "/").lstrip("/")
+    return prefix.rstrip("/") if _PRINTABLE_ASCII.match(prefix) else ""
+
+
 def _host(netloc: str) -> str:
     """host[:port] as browsers compare it: lower case, without the scheme's default port."""
     return netloc.lower().removesuffix(":443").removesuffix(":80")
@@ -607,16 +632,6 @@ def _name_problem(raw: str) -> str:
     if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in name):
         return "name_control"
     return ""
-
-
-def _no_tenant_reason(choices: list[Choice], text: dict[str, Any]) -> str:
-    """Why no tenant can take the purchase, said once for the whole list."""
-    if not choices:
-        return str(text["no_tenants_none"])
-    reasons = {c.reason for c in choices}
-    keys = {text["reason_linked"]: "no_tenants_linked", text["reason_signup"]: "no_tenants_signup"}
-    keys[text["reason_role"]] = "no_tenants_role"
-    return str(text[keys[reasons.pop()]]) if len(reasons) == 1 else str(text["no_tenants_mixed"])
 
 
 def _detail(tenant: Tenant, text: dict[str, Any]) -> str:
@@ -647,7 +662,8 @@ def _join(url: str, query: str) -> str:
 
 def _safe_query(query: str) -> str:
     """The query string unchanged, except what may not stand in a Location header."""
-    return quote(query, safe=_QUERY_SAFE)
+    # The query arrived as bytes decoded as latin-1: percent-encode those bytes, not their UTF-8.
+    return quote(query.encode("latin-1", "replace"), safe=_QUERY_SAFE)
 
 
 def _parse(query: str) -> dict[str, list[str]]:

@@ -1,4 +1,5 @@
-"""What the hooks receive: ``on_linked`` a :class:`Linked`, ``on_error`` a :class:`Failure`.
+"""What the hooks receive: ``on_linked`` a :class:`Linked` (with the buyer's :class:`Credentials`),
+``on_error`` a :class:`Failure`.
 
 Light on purpose: importing saasus_mw loads this, not the SDK.
 """
@@ -8,9 +9,17 @@ from __future__ import annotations
 import dataclasses
 
 from .errors import ErrorCode
-from .saasus import Credentials
 
-__all__ = ["Failure", "Linked"]
+__all__ = ["Credentials", "Failure", "Linked"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    """A buyer's SaaSus tokens; never in a repr (and so never in a log line)."""
+
+    id_token: str = dataclasses.field(repr=False)
+    access_token: str = dataclasses.field(repr=False)
+    refresh_token: str | None = dataclasses.field(repr=False, default=None)
 
 
 @dataclasses.dataclass(frozen=True)

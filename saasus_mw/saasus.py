@@ -45,6 +45,7 @@ from types import SimpleNamespace
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from .hooks import Credentials
 from .settings import Settings
 
 __all__ = ["Created", "Credentials", "ErrorKind", "SaaSus", "SaaSusError", "Tenant", "UserInfo"]
@@ -100,13 +101,6 @@ class SaaSusError(Exception):
         self.status = status
         self.error_type = error_type  # SaaSus's own error "type"
         self.message = message  # SaaSus's own message, for logs; may be shown escaped
-
-
-@dataclasses.dataclass(frozen=True)
-class Credentials:
-    id_token: str = dataclasses.field(repr=False)
-    access_token: str = dataclasses.field(repr=False)
-    refresh_token: str | None = dataclasses.field(repr=False, default=None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -323,12 +317,10 @@ class SaaSus:
         )
         # One pool for both APIs: they live on the same host.
         self._marketplace.rest_client.pool_manager = self._auth.rest_client.pool_manager
-        # The calls a step runs alongside its own thread; made on first use.
-        self._workers = settings.max_threads
-
-    @functools.cached_property
-    def _pool(self) -> concurrent.futures.ThreadPoolExecutor:
-        return concurrent.futures.ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="saasus_mw")
+        # The calls a step runs alongside its own thread (threads start on first use).
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=settings.max_threads, thread_name_prefix="saasus_mw"
+        )
 
     @staticmethod
     def _client(
@@ -452,8 +444,7 @@ class SaaSus:
         return results
 
     def close(self) -> None:
-        if "_pool" in self.__dict__:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
         self._auth.rest_client.pool_manager.clear()
 
     def auth_info(self) -> AuthInfo:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -80,7 +81,7 @@ class State:
     attempted_name: str = ""
     name_taken_by: tuple[str, ...] = ()
 
-    @property
+    @functools.cached_property
     def journey(self) -> str:
         return purchase_digest(self.registration_token)
 
@@ -184,7 +185,7 @@ class StateCodec:
             payload["x"] = list(state.name_taken_by)
         # Tokens are base64url text: deflate's Huffman coding stores their 64 symbols
         # in about 6 bits each, which pays for the encryption's own base64.
-        plain = zlib.compress(json.dumps(payload, separators=(",", ":")).encode(), 9)
+        plain = zlib.compress(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(), 9)
         nonce = os.urandom(_NONCE)
         sealed = _VERSION + nonce + self._ciphers[0].encrypt(nonce, plain, _AAD)
         return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()

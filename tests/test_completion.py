@@ -300,3 +300,22 @@ def test_reposts_waiting_on_one_purchase_hold_no_worker_thread(standin: SaaSusSt
             post.join()
     assert page.status_code == 200 and linking  # served while the slow link was still in flight
     assert _calls(standin, "link") == 1
+
+
+def test_a_post_that_waited_on_an_unanswered_one_confirms_its_attempt(
+    adapter: Adapter, standin: SaaSusStandIn, buyer: User
+) -> None:
+    # The waiting POST carries the older cookie, without the attempt the first one made;
+    # it must take that attempt up, not call the tenant "linked by another purchase".
+    app = adapter.wrap(make_settings(standin, timeout=0.5))
+    with adapter.open(app) as first, adapter.open(app) as second:
+        _, picker_url = begin(first, standin, buyer)
+        data = {**_form(first, picker_url), "tenant_id": buyer.tenants[0].id}
+        second.cookies.update(first.cookies)
+        standin.inject("verify", delay=0.01)  # the first look: fine
+        standin.inject("verify", status=503)  # the look after the lost answer: fails
+        standin.inject("link", after=True, delay=1.0)  # SaaSus links; the answer comes too late
+        results = post_together([first, second], picker_url, data)
+        threading.Event().wait(0.6)  # the stand-in's late answer, before the next test
+    assert sorted(r.status_code for r in results)[0] == 303 and len(standin.links) == 1
+    assert {r.status_code for r in results} <= {303, 502, 504}

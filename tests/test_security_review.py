@@ -138,3 +138,32 @@ def test_a_secure_cookie_over_plain_http_is_warned_about(
 
 def test_linked_result_on_hook() -> None:
     assert "created" in Linked.__dataclass_fields__
+
+
+@pytest.mark.parametrize("prefix", ["http:/evil.example", "\\\\evil.example", "/ok\u00ff"])
+def test_a_hostile_root_path_never_leaves_the_site(standin: SaaSusStandIn, buyer: User, prefix: str) -> None:
+    app = MarketplaceWSGIMiddleware(wsgi_host, settings=make_settings(standin))
+    environ_prefix = {"SCRIPT_NAME": prefix}
+    with httpx.Client(
+        transport=httpx.WSGITransport(app=lambda e, s: app({**e, **environ_prefix}, s)), base_url="https://testserver"
+    ) as client:
+        params = {"code": standin.issue_code(buyer), "registration_token": standin.issue_registration_token()}
+        location = client.get("/callback", params=params).headers["location"]
+    assert location.startswith("/") and not location.startswith(("//", "/\\")) and location.isascii()
+
+
+def test_a_content_length_of_5000_digits_is_too_large_not_a_crash(standin: SaaSusStandIn, buyer: User) -> None:
+    with ADAPTERS["asgi"].connect(make_settings(standin)) as client:
+        _, picker_url = begin(client, standin, buyer)
+        response = client.post(
+            picker_url,
+            content=b"x=1",
+            headers={"content-type": "application/x-www-form-urlencoded", "content-length": "9" * 5000},
+        )
+    assert response.status_code == 413
+
+
+def test_forwarded_query_bytes_keep_their_encoding(adapter: Adapter, standin: SaaSusStandIn) -> None:
+    with adapter.connect(make_settings(standin, signin_url="https://app.example.com/cb")) as client:
+        response = client.get("/callback?state=caf%E9&x=%C3%A9")
+    assert response.headers["location"] == "https://app.example.com/cb?state=caf%E9&x=%C3%A9"
