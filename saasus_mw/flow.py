@@ -210,7 +210,8 @@ class Flow:
             elif step is Step.FORWARD:
                 response = self._pages.redirect(_join(self._signin_url(request), _safe_query(request.query_string)))
             elif step is Step.NOT_ALLOWED:
-                response = self._fail(ErrorCode.METHOD_NOT_ALLOWED, request, allow="GET, HEAD, POST")
+                ours = "GET, HEAD" if "registration_token" in request.query else "GET, HEAD, POST"
+                response = self._fail(ErrorCode.METHOD_NOT_ALLOWED, request, allow=ours)
             else:
                 state = self._codec.decode(request.cookie)
                 if step is Step.PICKER:

@@ -337,3 +337,10 @@ def test_expired_state(
 def test_wrong_method_on_our_step(client: httpx.Client) -> None:
     response = client.put("/callback?saasus_mw=select")
     assert response.status_code == 405 and response.headers["allow"]
+
+
+def test_allow_names_the_methods_of_that_step(client: httpx.Client) -> None:
+    callback = client.post("/callback?registration_token=x&code=y")  # the SaaSus callback: GET only
+    assert callback.status_code == 405 and callback.headers["allow"] == "GET, HEAD"
+    picker = client.put("/callback?saasus_mw=select")
+    assert picker.status_code == 405 and picker.headers["allow"] == "GET, HEAD, POST"

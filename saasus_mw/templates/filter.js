@@ -24,10 +24,9 @@
 
   form.addEventListener("submit", function (event) {
     var chosen = form.querySelector('input[name="tenant_id"]:checked');
-    var row = chosen && chosen.closest("li");
     var message = "";
+    // The filter never hides the chosen row (below), so what is sent is always on screen.
     if (!chosen) message = problem.getAttribute("data-none");
-    else if (row && row.hidden) message = problem.getAttribute("data-hidden");
     else if (chosen === newChoice && newName && !newName.value.trim()) message = problem.getAttribute("data-name");
     if (!message) return;
     event.preventDefault();
