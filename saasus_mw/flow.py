@@ -371,7 +371,11 @@ class Flow:
                 return self._finish(request, state, done, first=False)
             # A POST that waited for an unanswered one carries the older cookie: take up
             # what that one attempted, so this one confirms it instead of misjudging it.
-            state = self._guard.attempted(state.journey) or state
+            # Only from the same state (its CSRF token): another browser's state for the
+            # same purchase holds another session's tokens.
+            remembered = self._guard.attempted(state.journey)
+            if remembered is not None and hmac.compare_digest(remembered.csrf_token, state.csrf_token):
+                state = remembered
             try:
                 result = (
                     self._completion.link(state, tenant_id)

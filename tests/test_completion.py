@@ -319,3 +319,31 @@ def test_a_post_that_waited_on_an_unanswered_one_confirms_its_attempt(
         threading.Event().wait(0.6)  # the stand-in's late answer, before the next test
     assert sorted(r.status_code for r in results)[0] == 303 and len(standin.links) == 1
     assert {r.status_code for r in results} <= {303, 502, 504}
+
+
+def test_a_waiting_post_never_takes_up_another_browsers_attempt(adapter: Adapter, standin: SaaSusStandIn) -> None:
+    # Two people opened the same purchase link (one registration token, two sign-ins).
+    # The second must never continue with the first one's state: those are her tokens.
+    alice, bob = _user(standin, "Alice Co"), _user(standin, "Bob Co")
+    token = standin.issue_registration_token()
+    app = adapter.wrap(make_settings(standin, timeout=0.5))
+    with adapter.open(app) as a, adapter.open(app) as b:
+        urls = []
+        for client, person in ((a, alice), (b, bob)):
+            start = client.get("/callback", params={"code": standin.issue_code(person), "registration_token": token})
+            urls.append(start.headers["location"])
+        data_a = {**_form(a, urls[0]), "tenant_id": alice.tenants[0].id}
+        data_b = {**_form(b, urls[1]), "tenant_id": bob.tenants[0].id}
+        standin.inject("verify", delay=0.01)  # Alice's look: fine
+        standin.inject("verify", status=503)  # her look after the lost answer: fails
+        standin.inject("link", after=True, delay=1.0)  # SaaSus links Alice's tenant; the answer is late
+        results: dict[str, httpx.Response] = {}
+        first = threading.Thread(target=lambda: results.update(alice=a.post(urls[0], data=data_a)))
+        first.start()
+        while not any(c.endpoint == "link" for c in standin.calls):
+            threading.Event().wait(0.01)
+        results["bob"] = b.post(urls[1], data=data_b)
+        first.join()
+        threading.Event().wait(0.6)  # the stand-in's late answer, before the next test
+    assert results["bob"].status_code in (400, 409)  # the purchase is spent; never Alice's session
+    assert standin.links == [(alice.tenants[0].id, alice.id, token)]
