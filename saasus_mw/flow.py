@@ -367,40 +367,49 @@ class Flow:
             return self._fail(ErrorCode.IN_PROGRESS, request, retry=True)
         try:
             done = self._guard.completed(state.journey)
-            if done is not None:
-                return self._finish(request, state, done, first=False)
-            # A POST that waited for an unanswered one carries the older cookie: take up
-            # what that one attempted, so this one confirms it instead of misjudging it.
-            # Only from the same state (its CSRF token): another browser's state for the
-            # same purchase holds another session's tokens.
-            remembered = self._guard.attempted(state.journey)
-            if remembered is not None and hmac.compare_digest(remembered.csrf_token, state.csrf_token):
-                state = remembered
-            try:
-                result = (
-                    self._completion.link(state, tenant_id)
-                    if tenant_id
-                    else self._completion.create(state, (new or "").strip())
-                )
-            except SessionOver:
-                return self._fail(ErrorCode.STATE_EXPIRED, request)
-            except Unanswered as lost:
-                # SaaSus may have acted: the state remembers the attempt, so that
-                # "Try again" confirms it rather than acting twice or dead-ending.
-                self._guard.attempt(state.journey, lost.state)
-                response = self._unavailable(lost.error, request)
-                try:
-                    cookies = self._codec.encode(lost.state, self._callback_url(request))
-                except StateTooLarge:  # the old cookie stays; this process still remembers the attempt
-                    logger.warning("saasus_mw: the attempt does not fit in the state cookie; it stays in memory only")
-                    return response
-                return dataclasses.replace(response, headers=[*response.headers, *(("set-cookie", c) for c in cookies)])
-            if isinstance(result, Refused):
-                return self._fail(result.code, request, retry=True, saasus_error=result.error)
-            self._guard.complete(state.journey, result)
+            first = done is None
+            if done is None:
+                outcome = self._attempt(request, state, tenant_id, new)
+                if isinstance(outcome, Response):
+                    return outcome
+                done = outcome
         finally:
             self._guard.leave(state.journey)
-        return self._finish(request, state, result, first=True)
+        # Signing in (a SaaSus call) needs the guard no more.
+        return self._finish(request, state, done, first=first)
+
+    def _attempt(self, request: Request, state: State, tenant_id: str, new: str | None) -> Completed | Response:
+        """Complete the purchase, with the guard held: its tenant, or the page to show."""
+        # A POST that waited for an unanswered one carries the older cookie: take up
+        # what that one attempted, so this one confirms it instead of misjudging it.
+        # Only from the same state (its CSRF token): another browser's state for the
+        # same purchase holds another session's tokens.
+        remembered = self._guard.attempted(state.journey)
+        if remembered is not None and hmac.compare_digest(remembered.csrf_token, state.csrf_token):
+            state = remembered
+        try:
+            result = (
+                self._completion.link(state, tenant_id)
+                if tenant_id
+                else self._completion.create(state, (new or "").strip())
+            )
+        except SessionOver:
+            return self._fail(ErrorCode.STATE_EXPIRED, request)
+        except Unanswered as lost:
+            # SaaSus may have acted: the state remembers the attempt, so that
+            # "Try again" confirms it rather than acting twice or dead-ending.
+            self._guard.attempt(state.journey, lost.state)
+            response = self._unavailable(lost.error, request)
+            try:
+                cookies = self._codec.encode(lost.state, self._callback_url(request))
+            except StateTooLarge:  # the old cookie stays; this process still remembers the attempt
+                logger.warning("saasus_mw: the attempt does not fit in the state cookie; it stays in memory only")
+                return response
+            return dataclasses.replace(response, headers=[*response.headers, *(("set-cookie", c) for c in cookies)])
+        if isinstance(result, Refused):
+            return self._fail(result.code, request, retry=True, saasus_error=result.error)
+        self._guard.complete(state.journey, result)
+        return result
 
     def _finish(self, request: Request, state: State, done: Completed, *, first: bool) -> Response:
         """The purchase has its tenant: on to on_linked's URL, the success URL, or signed in."""
