@@ -26,13 +26,13 @@ import collections
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Set
 
 from .errors import ErrorCode
 from .saasus import ErrorKind, SaaSus, SaaSusError, Tenant, UserInfo
 from .state import State
 
-__all__ = ["Completed", "Completion", "PurchaseGuard", "Refused", "SessionOver", "Unanswered"]
+__all__ = ["Completed", "Completion", "PurchaseGuard", "Refused", "SessionOver", "Unanswered", "ineligible"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,12 +65,23 @@ class Unanswered(Exception):
         self.error, self.state = error, state
 
 
+def ineligible(tenant: Tenant, linked: Set[str], required_roles: Set[str]) -> str:
+    """Why this tenant cannot take the purchase (a catalogue key), or "": the picker and the link agree."""
+    if tenant.id in linked:
+        return "reason_linked"
+    if not tenant.completed_sign_up:
+        return "reason_signup"
+    if required_roles and required_roles.isdisjoint(tenant.roles):
+        return "reason_role"
+    return ""
+
+
 class Completion:
     """Completes purchases through one :class:`SaaSus` client; holds no per-request state."""
 
-    def __init__(self, saasus: SaaSus, *, eligible: Callable[[Tenant], bool]) -> None:
+    def __init__(self, saasus: SaaSus, *, required_roles: Set[str] = frozenset()) -> None:
         self._saasus = saasus
-        self._eligible = eligible
+        self._required_roles = required_roles
 
     def link(self, state: State, tenant_id: str) -> Completed | Refused:
         """LinkAwsMarketplace for one of the user's eligible tenants."""
@@ -79,7 +90,7 @@ class Completion:
         if done is not None:
             return done
         tenant = next((t for t in user.tenants if t.id == tenant_id), None)
-        if tenant is None or not self._eligible(tenant):
+        if tenant is None or ineligible(tenant, set(), self._required_roles):
             return Refused(ErrorCode.TENANT_NOT_ALLOWED)
         if tenant_id in linked:  # before our attempt: never ours, whatever the token says
             return Refused(ErrorCode.TENANT_ALREADY_LINKED)

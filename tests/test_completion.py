@@ -255,7 +255,7 @@ def test_a_post_waiting_on_its_purchase_gives_up_after_a_bounded_wait(
     adapter: Adapter, standin: SaaSusStandIn, buyer: User
 ) -> None:
     app = adapter.wrap(make_settings(standin, timeout=5))
-    app._flow.wait_limit = 0.3  # type: ignore[union-attr]  # the bound, shortened for the test
+    app._flow.link.wait_limit = 0.3  # type: ignore[union-attr]  # the bound, shortened for the test
     with adapter.open(app) as first, adapter.open(app) as second:
         _, picker_url = begin(first, standin, buyer)
         data = {**_form(first, picker_url), "tenant_id": buyer.tenants[0].id}

@@ -1,0 +1,99 @@
+"""The picker: ``GET /callback?saasus_mw=select``, which of the buyer's tenants takes the purchase.
+
+Who is signed in, each tenant with why it cannot take the purchase (already linked,
+sign-up unfinished, role), and, when none can, why, with the way forward.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..completion import Completed, PurchaseGuard, ineligible
+from ..errors import ErrorCode
+from ..pages import Choice, Response
+from ..request import Request
+from ..saasus import ErrorKind, SaaSus, SaaSusError, Tenant
+from ..settings import Settings
+from ..state import State
+from ..urls import Urls
+from .answers import Answers
+from .finish import Finish
+
+__all__ = ["Picker"]
+
+# Why no tenant can take the purchase, said once for the whole list (any mix: "mixed").
+_NO_TENANT_REASONS = {
+    frozenset(): "no_tenants_none",
+    frozenset({"reason_linked"}): "no_tenants_linked",
+    frozenset({"reason_signup"}): "no_tenants_signup",
+    frozenset({"reason_role"}): "no_tenants_role",
+}
+
+
+class Picker:
+    def __init__(
+        self,
+        settings: Settings,
+        saasus: SaaSus,
+        guard: PurchaseGuard,
+        answers: Answers,
+        urls: Urls,
+        finish: Finish,
+    ) -> None:
+        self._required_roles, self._allow_new_tenant = settings.required_roles, settings.allow_new_tenant
+        self._saasus, self._guard, self._answers, self._urls = saasus, guard, answers, urls
+        self._finish = finish
+
+    def __call__(self, request: Request, state: State) -> Response:
+        if request.head:
+            return self._answers.pages.empty()
+        done: Completed | None = self._guard.completed(state.journey)
+        if done is not None:  # completed by another request of this browser (a double click)
+            return self._finish(request, state, done, first=False)
+        user, unused = self._saasus.settle(
+            lambda: self._saasus.user_info(state.id_token),
+            lambda: self._saasus.registration_token_is_unused(state.registration_token),
+        )
+        if isinstance(user, SaaSusError) and user.kind in (ErrorKind.REJECTED, ErrorKind.DENIED):
+            return self._answers.fail(ErrorCode.STATE_EXPIRED, request)  # the ID token expired or was revoked
+        for result in (user, unused):
+            if isinstance(result, SaaSusError):
+                raise result
+        linked = self._saasus.linked_tenants([t.id for t in user.tenants])
+        # An attempt whose answer was lost may have spent the token: its next POST confirms.
+        if not unused and not (state.attempted_tenant or state.attempted_name):
+            return self._answers.fail(ErrorCode.REGISTRATION_INVALID, request)
+        # The tenant of our own lost attempt stays selectable: the POST confirms it.
+        linked.discard(state.attempted_tenant)
+        language = self._answers.language(request)
+        text = self._answers.pages.text(language)
+        tenants = sorted(user.tenants, key=lambda t: (t.name.casefold(), t.id))
+        reasons = [ineligible(t, linked, self._required_roles) for t in tenants]
+        if all(reasons) and not self._allow_new_tenant:
+            return self._answers.fail(
+                ErrorCode.NO_TENANTS,
+                request,
+                signup_url=self._urls.signup(request.root_path),
+                reason=text[_NO_TENANT_REASONS.get(frozenset(reasons), "no_tenants_mixed")],
+                journey=state.journey[:16],
+            )
+        choices = [
+            Choice(t.id, t.name, t.plan_id, t.roles, _detail(t, text), text[reason] if reason else "")
+            for t, reason in zip(tenants, reasons, strict=True)
+        ]
+        return self._answers.pages.picker(
+            email=user.email,
+            choices=choices,
+            csrf_token=state.csrf_token,
+            language=language,
+            preselect=state.attempted_tenant,
+            new_tenant=self._allow_new_tenant,
+            new_tenant_name=state.attempted_name,
+        )
+
+
+def _detail(tenant: Tenant, text: dict[str, Any]) -> str:
+    parts = [text["plan"].format(plan=tenant.plan_id)] if tenant.plan_id else []
+    if tenant.roles:
+        parts.append(text["role"].format(roles=", ".join(tenant.roles)))
+    return " · ".join(parts)
