@@ -228,6 +228,35 @@ class Pages:
             action=t[action],
         )
 
+    def notice(
+        self,
+        *,
+        language: str,
+        title: str,
+        text: str,
+        next_step: str = "",
+        continue_url: str = "",
+        csrf_token: str = "",
+        action: str = "continue",
+        head: bool = False,
+    ) -> Response:
+        """A purchase whose registration is spent, told as it is (200); catalogue keys, ``text`` formatted."""
+        t = self._catalogues[language]
+        return self._render(
+            200,
+            "notice.html",
+            language,
+            head,
+            # The form posts back here: under same-origin browsers send its real Origin.
+            referrer="same-origin" if csrf_token else "no-referrer",
+            title=t[title],
+            text=text,
+            next_step=next_step,
+            continue_url=continue_url,
+            csrf_token=csrf_token,
+            action=t[action],
+        )
+
     def redirect(self, location: str, cookies: Sequence[str] = ()) -> Response:
         # The last line against an off-site Location: "//host" and "/\\host" are other sites.
         if location.startswith("/") and location[1:2] in ("/", "\\"):
