@@ -209,24 +209,13 @@ class Pages:
 
     def linked(self, continue_url: str, *, language: str, head: bool = False) -> Response:
         """This browser already completed the purchase (Back, reload, a resubmitted form)."""
-        return self._done(continue_url, language, head, "linked_title", "linked_text", "continue")
+        text = self._catalogues[language]["linked_text"]
+        return self._done(continue_url, language, head, "linked_title", text, "continue")
 
     def handoff_failed(self, continue_url: str, *, language: str) -> Response:
         """Linked, but the sign-in hand-off failed: a success page (200) with a way on."""
-        return self._done(continue_url, language, False, "handoff_title", "handoff_text", "sign_in")
-
-    def _done(self, continue_url: str, language: str, head: bool, title: str, text: str, action: str) -> Response:
-        t = self._catalogues[language]
-        return self._render(
-            200,
-            "linked.html",
-            language,
-            head,
-            title=t[title],
-            text=t[text],
-            continue_url=continue_url,
-            action=t[action],
-        )
+        text = self._catalogues[language]["handoff_text"]
+        return self._done(continue_url, language, False, "handoff_title", text, "sign_in")
 
     def notice(
         self,
@@ -237,24 +226,46 @@ class Pages:
         next_step: str = "",
         continue_url: str = "",
         csrf_token: str = "",
-        action: str = "continue",
         head: bool = False,
     ) -> Response:
-        """A purchase whose registration is spent, told as it is (200); catalogue keys, ``text`` formatted."""
+        """A purchase whose registration is spent, told as it is (200): ``title`` a catalogue key, ``text`` said."""
+        return self._done(
+            continue_url,
+            language,
+            head,
+            title,
+            text,
+            "continue",
+            template="notice.html",
+            next_step=next_step,
+            csrf_token=csrf_token,
+            # The form posts back here: under same-origin browsers send its real Origin.
+            referrer="same-origin" if csrf_token else "no-referrer",
+        )
+
+    def _done(
+        self,
+        continue_url: str,
+        language: str,
+        head: bool,
+        title: str,
+        text: str,
+        action: str,
+        template: str = "linked.html",
+        **context: Any,
+    ) -> Response:
+        """A page that ends the journey with a way on: ``title`` and ``action`` catalogue keys, ``text`` said."""
         t = self._catalogues[language]
         return self._render(
             200,
-            "notice.html",
+            template,
             language,
             head,
-            # The form posts back here: under same-origin browsers send its real Origin.
-            referrer="same-origin" if csrf_token else "no-referrer",
             title=t[title],
             text=text,
-            next_step=next_step,
             continue_url=continue_url,
-            csrf_token=csrf_token,
             action=t[action],
+            **context,
         )
 
     def redirect(self, location: str, cookies: Sequence[str] = ()) -> Response:

@@ -52,13 +52,18 @@ def _csrf(client: httpx.Client, url: str, cookie: str | None = None) -> str:
 # -- 1. a copied state cookie mints no sign-in code after the purchase ------------------------------
 
 
+def _ready(client: httpx.Client, standin: SaaSusStandIn, buyer: User) -> tuple[str, dict[str, str], str]:
+    """On the picker: its URL, the form choosing the first tenant, and a copy of the cookie."""
+    _, picker_url = begin(client, standin, buyer)
+    data = {"csrf_token": _csrf(client, picker_url), "tenant_id": buyer.tenants[0].id}
+    return picker_url, data, _header(client)
+
+
 def test_a_copied_state_never_mints_a_code_once_the_purchase_is_completed(
     adapter: Adapter, standin: SaaSusStandIn, buyer: User
 ) -> None:
     with adapter.connect(make_settings(standin, success_url="")) as client:
-        _, picker_url = begin(client, standin, buyer)
-        data = {"csrf_token": _csrf(client, picker_url), "tenant_id": buyer.tenants[0].id}
-        copy = _header(client)  # what a proxy, WAF or APM agent that logs cookies holds
+        picker_url, data, copy = _ready(client, standin, buyer)  # copy: what a proxy or APM agent logged
         done = client.post(picker_url, data=data)
         assert done.status_code == 303 and "code=" in done.headers["location"]
         client.cookies.clear()
@@ -73,9 +78,7 @@ def test_a_double_click_is_signed_in_and_a_third_post_is_not(
     adapter: Adapter, standin: SaaSusStandIn, buyer: User
 ) -> None:
     with adapter.connect(make_settings(standin, success_url="")) as client:
-        _, picker_url = begin(client, standin, buyer)
-        data = {"csrf_token": _csrf(client, picker_url), "tenant_id": buyer.tenants[0].id}
-        copy = _header(client)  # both clicks send the cookie as it was before the first answer
+        picker_url, data, copy = _ready(client, standin, buyer)  # both clicks send the cookie as it was
         client.cookies.clear()
         first = client.post(picker_url, data=data, headers={"cookie": copy})
         second = client.post(picker_url, data=data, headers={"cookie": copy})
@@ -90,9 +93,7 @@ def test_a_double_click_after_the_window_is_not_signed_in(
 ) -> None:
     monkeypatch.setattr("saasus_mw.completion.DOUBLE_CLICK_WINDOW", 0.0, raising=False)
     with adapter.connect(make_settings(standin, success_url="")) as client:
-        _, picker_url = begin(client, standin, buyer)
-        data = {"csrf_token": _csrf(client, picker_url), "tenant_id": buyer.tenants[0].id}
-        copy = _header(client)
+        picker_url, data, copy = _ready(client, standin, buyer)
         client.cookies.clear()
         assert client.post(picker_url, data=data, headers={"cookie": copy}).status_code == 303
         late = client.post(picker_url, data=data, headers={"cookie": copy})
@@ -105,9 +106,7 @@ def test_a_copy_on_another_worker_mints_no_code_and_says_what_is_known(
     # The guard is per process: another worker judges the copy by what SaaSus says alone.
     settings = make_settings(standin, success_url="")
     with adapter.connect(settings) as worker_a, adapter.connect(settings) as worker_b:
-        _, picker_url = begin(worker_a, standin, buyer)
-        data = {"csrf_token": _csrf(worker_a, picker_url), "tenant_id": buyer.tenants[0].id}
-        copy = _header(worker_a)
+        picker_url, data, copy = _ready(worker_a, standin, buyer)
         assert "code=" in worker_a.post(picker_url, data=data).headers["location"]
         pages = [worker_b.get(picker_url, headers={"cookie": copy}) for _ in range(3)]
         pages.append(worker_b.post(picker_url, data=data, headers={"cookie": copy}))
