@@ -1,10 +1,13 @@
-"""Cookie tossing from a sibling subdomain, in a real browser (security review 2, issue 18).
+"""After the purchase, in a real browser: cookie tossing (issue 18) and a returning buyer (issue 17).
 
 The product is served as http://app.example.test, a page on http://evil.example.test
 sets cookies of the state's names with ``Domain=example.test; Path=/callback``, and
 Debian's chromium (Playwright, executable_path) then sends both the tossed cookie and
 the product's own, the tossed one first. Both host names resolve to 127.0.0.1
 (``--host-resolver-rules``). The journey must stay the buyer's own.
+
+A returning buyer (a fresh login for a purchase already set up) is told so on an
+accessible page, and "Continue" signs them in.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import http.server
 import threading
 import uuid
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -22,6 +26,7 @@ from saasus_mw.testing import SaaSusStandIn, User
 from .servers import CHROMIUM, CHROMIUM_ARGS, free_port, running
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
+axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
 
 if not __import__("pathlib").Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
@@ -133,3 +138,29 @@ def test_empty_chunks_and_a_tossed_marker_never_say_linked(
     assert "linked" not in text.lower() and victim.email in text  # the victim's own, unlinked purchase
     assert page.locator("h1").inner_text() == "Select Account"  # type: ignore[attr-defined]
     page.context.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("locale", "title"), [("en-US", "This purchase is already set up"), ("ja-JP", "このご購入はすでに設定されています")]
+)
+def test_a_returning_buyer_is_told_and_continues_signed_in(
+    browser: object, product: tuple[str, str], standin: SaaSusStandIn, locale: str, title: str
+) -> None:
+    site, _ = product
+    buyer = _user(standin, "Returning")
+    standin.link_customer(buyer.tenants[0].id)  # set up before, from another browser
+    context = browser.new_context(locale=locale)  # type: ignore[attr-defined]
+    page = context.new_page()
+    # "Set up your account" again: a fresh login, for a registration token already spent.
+    token = standin.issue_registration_token()
+    standin.spend_registration_token(token)
+    page.goto(f"{site}/callback?" + urlencode({"code": standin.issue_code(buyer), "registration_token": token}))
+    page.wait_for_url("**/callback?saasus_mw=select*")
+    assert page.locator("h1").inner_text() == title, page.content()[-1500:]
+    assert page.locator("[role=alert]").count() == 0  # not an error
+    results = axe_sync.Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+    with page.expect_navigation():
+        page.get_by_role("button").click()
+    assert page.url == f"{site}/welcome" and standin.links == []
+    context.close()
