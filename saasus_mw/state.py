@@ -9,6 +9,11 @@ minted: re-encoding it later (to remember a link attempt) never renews it.
 
 It never holds the tenant list: a user in 1,000 tenants would not fit in a cookie.
 The ID token re-fetches it.
+
+A cookie name can arrive several times: a sibling subdomain can toss cookies of our
+names for the parent domain, and browsers send those first. Every value is read, and
+the state used is the one this browser's arrival minted for the purchase the picker's
+address names (:attr:`State.ref`), or the one a posted form was rendered from.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ class Finish:
                 code = self._saasus.create_auth_credentials(credentials)
             except SaaSusError as exc:
                 # Linked all the same: never shown as a failed purchase.
-                logger.warning("saasus_mw: the purchase is linked, but the sign-in hand-off failed (%s)", exc)
+                logger.warning("saasus_mw: the purchase has its tenant, but the sign-in hand-off failed (%s)", exc)
                 pages, language = self._answers.pages, self._answers.language(request)
                 page = pages.handoff_failed(self._urls.continue_(root), language=language)
                 headers = [*page.headers, *(("set-cookie", c) for c in cookies)]

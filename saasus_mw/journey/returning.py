@@ -35,6 +35,8 @@ __all__ = ["Returning"]
 
 
 class Returning:
+    """The answers once a purchase's registration is spent; holds no per-request state."""
+
     def __init__(self, saasus: SaaSus, guard: PurchaseGuard, answers: Answers, urls: Urls, finish: Finish) -> None:
         self._saasus, self._guard, self._answers, self._urls, self._finish = saasus, guard, answers, urls, finish
 
