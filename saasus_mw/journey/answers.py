@@ -67,9 +67,7 @@ class Answers:
             return self.linked(request, continue_url)
         language = self.language(request)
         text = self.pages.text(language)["seen_text"]
-        return self.pages.notice(
-            language=language, title="seen_title", text=text, continue_url=continue_url, head=request.head
-        )
+        return self.pages.notice("seen_title", text, language=language, continue_url=continue_url, head=request.head)
 
 
 def describe(error: SaaSusError | None) -> str:

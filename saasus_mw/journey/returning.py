@@ -103,9 +103,9 @@ class Returning:
         """The page: with the purchase's reference for support, and a way on (Continue)."""
         support_text = self._text(request)["returning_support"].format(journey=state.ref) if support else ""
         return self._answers.pages.notice(
+            f"{title}_title",
+            message,
             language=self._answers.language(request),
-            title=f"{title}_title",
-            text=message,
             next_step=support_text,
             continue_url=self._urls.continue_(request.root_path),
             csrf_token=state.csrf_token if form else "",
