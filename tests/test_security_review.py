@@ -100,7 +100,7 @@ def test_the_linked_marker_says_nothing_about_another_purchase(
     # Another purchase, whose token is unknown or used: not "your purchase is linked".
     for other in ("unknown-token", standin.issue_registration_token()):
         if other != "unknown-token":
-            standin._registration_tokens[other] = True  # used elsewhere
+            standin.spend_registration_token(other)  # used elsewhere
         params = {"code": standin.issue_code(buyer), "registration_token": other}
         response = client.get("/callback", params=params)
         assert response.status_code == 400 and error_code(response) == "registration_invalid"

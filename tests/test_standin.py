@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -523,6 +524,7 @@ SPEC_FOR = {
     "verify": "awsmarketplaceapi.yml",
     "customers": "awsmarketplaceapi.yml",
     "auth_info": "authapi.yml",
+    "plans": "pricingapi.yml",
 }
 
 
@@ -618,6 +620,30 @@ def test_everything_served_conforms_to_the_openapi_spec(standin: SaaSusStandIn, 
     assert assert_conforms(standin.calls) == len(standin.calls) == 16
 
 
+def test_plans_and_sign_in_id_users_conform_to_the_spec(standin: SaaSusStandIn, client: httpx.Client) -> None:
+    pro = standin.add_plan("Pro plan", name="pro")
+    user = standin.add_user("", [Tenant("Acme", plan_id=pro.id)], sign_in_id="buyer-42")
+    session = login(standin, client, user)
+    base = standin.base_url
+    info = call(client, "GET", f"{base}/auth/userinfo?token={session.id_token}").json()
+    plans = call(client, "GET", f"{base}/pricing/plans").json()["pricing_plans"]
+    call(client, "GET", f"{base}/pricing/plans", secret="wrong")
+    assert (info["email"], info["sign_in_id"], info["tenants"][0]["plan_id"]) == ("", "buyer-42", pro.id)
+    assert [(p["id"], p["display_name"]) for p in plans] == [(pro.id, "Pro plan")]
+    assert uuid.UUID(pro.id)
+    assert assert_conforms(standin.calls) == len(standin.calls) == 4
+
+
+def test_sign_in_id_users_sign_in_by_their_id(standin: SaaSusStandIn, client: httpx.Client) -> None:
+    standin.add_user("", ["Acme"], sign_in_id="buyer-42")
+    page = client.get(standin.login_url("http://127.0.0.1:1/cb"))
+    assert "buyer-42" in page.text
+    landed = client.get(standin.login_url("http://127.0.0.1:1/cb", email="buyer-42"))
+    assert landed.status_code == 302 and "code=" in landed.headers["location"]
+    with pytest.raises(ValueError, match="no e-mail"):
+        standin.add_user("x@example.com", sign_in_id="buyer-43")
+
+
 # -- the real SDK's generated clients can read what the stand-in says -------------------
 
 
@@ -690,7 +716,7 @@ def test_sign_in_hand_off_and_new_tenants_conform_to_the_spec(
     assert call(client, "GET", f"{base}/auth/credentials?code={code}").status_code == 404  # single use
     mixed = {"id_token": session.id_token, "access_token": "not-a-token"}
     assert call(client, "POST", f"{base}/auth/credentials", json_body=mixed).status_code == 401
-    monkeypatch.setattr("saasus_mw.testing.standin.CREATED_CODE_LIFETIME", 0.05)
+    monkeypatch.setattr("saasus_mw.testing.auth.CREATED_CODE_LIFETIME", 0.05)
     late = call(client, "POST", f"{base}/auth/credentials", json_body=tokens).json()["code"]
     time.sleep(0.1)
     assert call(client, "GET", f"{base}/auth/credentials?code={late}").status_code == 404  # valid 10 s only
