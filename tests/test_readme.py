@@ -227,9 +227,14 @@ def run_asgi_test(block: Block, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         pytest.skip("saasus_mw.Client (issue 19's public client) is not on this branch yet")
     (tmp_path / "myapp.py").write_text(readme_block("quick-start-app").body, "utf-8")
     (tmp_path / "test_signin.py").write_text(block.body, "utf-8")
+    # The same journey for a sign-in-ID user (email "", sign_in_id set): the app shows the sign-in ID.
+    by_id = block.body.replace('add_user("buyer@example.com", ', 'add_user("", sign_in_id="buyer-0001", ')
+    by_id = by_id.replace('"Signed in as buyer@example.com"', '"Signed in as buyer-0001"')
+    assert by_id.count("buyer-0001") == 2
+    (tmp_path / "test_signin_by_id.py").write_text(by_id, "utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SAASUS_", "PYTEST_", "SESSION_"))}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_signin.py"],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_signin.py", "test_signin_by_id.py"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -238,7 +243,7 @@ def run_asgi_test(block: Block, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "1 passed" in done.stdout
+    assert "2 passed" in done.stdout
 
 
 def run_layout(block: Block, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
