@@ -9,14 +9,11 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
-from .faults import Fault
+from .faults import Fault, Faults
 from .model import Answer, Call, Headers, error
-
-if TYPE_CHECKING:
-    from .standin import SaaSusStandIn
 
 logger = logging.getLogger("saasus_mw.testing")
 
@@ -35,10 +32,21 @@ ROUTES = {
 }
 
 
+class Service(Protocol):
+    """What the server asks of the stand-in for each call."""
+
+    faults: Faults
+    clock_offset: float  # seconds the stand-in's clock is ahead: its Date header follows it
+
+    def record(self, call: Call) -> None: ...
+
+    def dispatch(self, call: Call) -> Answer: ...
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], standin: SaaSusStandIn) -> None:
+    def __init__(self, address: tuple[str, int], standin: Service) -> None:
         self.standin = standin
         self.connections: set[socket.socket] = set()
         self._lock = threading.Lock()

@@ -13,15 +13,13 @@ This module holds the set-up API and the dispatch; the endpoints live in
 
 from __future__ import annotations
 
-import base64
-import secrets
 import threading
 from collections.abc import Callable, Iterable
 
 from .auth import AuthApi, login_path
 from .faults import ENDPOINTS, Faults
 from .marketplace import MarketplaceApi
-from .model import Answer, Call, Plan, Store, Tenant, User, error, new_id
+from .model import Answer, Call, Plan, Store, Tenant, User, error
 from .server import Server
 from .signature import signature_ok
 
@@ -68,7 +66,7 @@ class SaaSusStandIn:
         self.faults = Faults()
         self._store = Store()
         self._lock = self._store.lock
-        auth, market = AuthApi(self, self._store), MarketplaceApi(self, self._store)
+        auth, market = AuthApi(self, self._store), MarketplaceApi(self._store)
         self._unsigned: dict[str, Callable[[Call], Answer]] = {"login": auth.login}
         self._signed: dict[str, Callable[[Call], Answer]] = {
             "credentials": auth.credentials,
@@ -161,19 +159,12 @@ class SaaSusStandIn:
         return plan
 
     def issue_code(self, user: User) -> str:
-        with self._lock:
-            if self._store.users.get(user.id) is not user:
-                raise ValueError(f"user was not added to this stand-in: {user.login_name}")
-            code = new_id()
-            self._store.codes[code] = (user.id, None, None)
-        return code
+        """A code for the user, as the hosted login hands out after a sign-in."""
+        return self._store.issue_code(user)
 
     def issue_registration_token(self) -> str:
-        # Opaque, as AWS Marketplace's are: base64 with "+", "/" and "=", not a UUID.
-        token = base64.b64encode(secrets.token_bytes(180)).decode()
-        with self._lock:
-            self._store.registration_tokens[token] = False
-        return token
+        """A fresh purchase's registration token, unused."""
+        return self._store.issue_registration_token()
 
     def spend_registration_token(self, token: str) -> None:
         """Mark a registration token used, as if another request had completed its purchase."""
@@ -181,12 +172,8 @@ class SaaSusStandIn:
             self._store.registration_tokens[token] = True
 
     def link_customer(self, tenant_id: str) -> None:
-        with self._lock:
-            self._store.customers[tenant_id] = {
-                "customer_identifier": secrets.token_hex(6),
-                "customer_aws_account_id": str(secrets.randbelow(10**12)).zfill(12),
-                "tenant_id": tenant_id,
-            }
+        """Give the tenant a Marketplace customer, as if a purchase had been linked to it."""
+        self._store.link_customer(tenant_id)
 
     def login_url(self, redirect_uri: str, email: str | None = None, marketplace: bool = True) -> str:
         """The hosted login; ``email`` (or a sign-in ID) picks the user, else a list to choose from."""
