@@ -18,7 +18,7 @@ import sys
 import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -28,7 +28,17 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["FIELDS", "ConfigError", "Settings", "origin_of", "parse_fields", "redirect_target"]
+__all__ = [
+    "FIELDS",
+    "ConfigError",
+    "Settings",
+    "header_safe_url",
+    "normal_host",
+    "normal_path",
+    "origin_of",
+    "parse_fields",
+    "redirect_target",
+]
 
 CONFIG_FILE_VAR = "SAASUS_MW_CONFIG"
 TOML_TABLE = "saasus_mw"
@@ -135,6 +145,9 @@ def _path(value: str) -> str:
     absolute = value.startswith("/") and not value.startswith("//") and value.isprintable()
     if absolute and not any(c in value for c in "?#\\ ") and (value == "/" or not value.endswith("/")):
         return value
+    if absolute and not value.isascii():
+        # WSGI servers pass PATH_INFO as latin-1 (it never matches), and the path stands in Location headers.
+        raise ValueError("expected an ASCII path such as /callback: register an ASCII callback URL in SaaSus")
     raise ValueError("expected an absolute path such as /callback, without query or trailing slash")
 
 
@@ -149,11 +162,59 @@ def redirect_target(value: str) -> str:
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value) or " " in value or "\\" in value:
         raise ValueError("a URL may not contain spaces, backslashes or control characters")
     if value.startswith("/") and not value.startswith("//"):
-        return value
+        return header_safe_url(value)
     parts = urlsplit(value)
     if parts.scheme in ("https", "http") and parts.netloc and value.startswith(f"{parts.scheme}://"):
-        return value
+        return header_safe_url(value)
     raise ValueError("expected a path starting with / or an absolute http(s) URL")
+
+
+def header_safe_url(url: str) -> str:
+    """``url`` as it can stand in a Location or CSP header, which are latin-1: raises ValueError if it cannot.
+
+    An ASCII URL is returned as it is. Otherwise the host is IDNA-encoded (``xn--``)
+    and the rest percent-encoded as UTF-8, keeping what is already %XX (werkzeug's
+    ``iri_to_uri``), as browsers do with what is typed in the address bar.
+    A host that IDNA 2003 (the codec Python has) would change beyond its case, such
+    as ``straße`` (``strasse``, where browsers keep ß), is refused: it would lead elsewhere.
+    """
+    if url.isascii():
+        return url
+    from werkzeug.urls import iri_to_uri  # noqa: PLC0415 - only for a non-ASCII URL
+
+    try:
+        encoded = iri_to_uri(url)
+        host, back = urlsplit(url).hostname or "", urlsplit(encoded).hostname or ""
+        back = back.encode("ascii").decode("idna")
+    except UnicodeError:  # an empty or over-long label, or a character IDNA does not allow
+        raise ValueError("its host name cannot be IDNA-encoded: check the spelling") from None
+    if back != host:
+        raise ValueError("its host name changes when IDNA-encoded: write the host in its xn-- form (punycode)")
+    return encoded
+
+
+def normal_host(netloc: str) -> str:
+    """``host[:port]`` as browsers compare it: lower case, without user info or the scheme's default port."""
+    return netloc.rpartition("@")[2].lower().removesuffix(":443").removesuffix(":80")
+
+
+def normal_path(path: str) -> str:
+    """``path`` as servers hand it to the app, and browsers request it after a redirect.
+
+    Percent-decoded (servers decode the path: ``/%63allback`` is ``/callback``), dot
+    segments resolved and slashes merged (browsers and most routers do), without a
+    trailing slash (routers redirect between ``/callback/`` and ``/callback``).
+    Two spellings with the same normal path are one page: redirecting from one to
+    the other can loop. It belongs in ``urls.py`` once that module exists.
+    """
+    segments: list[str] = []
+    for segment in unquote(path).split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment not in ("", "."):
+            segments.append(segment)
+    return "/" + "/".join(segments)
 
 
 def origin_of(url: str) -> str:
@@ -246,7 +307,10 @@ FIELDS: dict[str, _Field] = {
         "encrypts the state cookie; default: derived from SAASUS_SECRET_KEY (every worker agrees)",
     ),
     "secret_key_fallbacks": _Field(
-        "SAASUS_MW_SECRET_KEY_FALLBACKS", _fallback_keys, "", "comma-separated older keys still accepted (rotation)"
+        "SAASUS_MW_SECRET_KEY_FALLBACKS",
+        _fallback_keys,
+        "",
+        "comma-separated older keys still accepted (rotation): former SAASUS_MW_SECRET_KEY or SAASUS_SECRET_KEY values",
     ),
     "signin_url": _Field(
         "SAASUS_MW_SIGNIN_URL",
@@ -286,6 +350,12 @@ FIELDS: dict[str, _Field] = {
     "max_threads": _Field(
         "SAASUS_MW_MAX_THREADS", _positive_int, "10", "ASGI: SaaSus calls running at once (own thread limit)"
     ),
+    "redact_access_logs": _Field(
+        "SAASUS_MW_REDACT_ACCESS_LOGS",
+        _bool,
+        "true",
+        "`false`: leave the sign-in code and registration token in the server's access log lines",
+    ),
 }
 
 # Derivation label: the cookie key is never the SaaSus secret itself.
@@ -322,6 +392,7 @@ class Settings:
     template_dir: str
     timeout: float
     max_threads: int
+    redact_access_logs: bool
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -357,9 +428,30 @@ class Settings:
     @property
     def signing_keys(self) -> list[str]:
         """The state keys, oldest first: the newest (last) encrypts and signs, all of them are tried."""
-        return [k.get_secret_value() for k in reversed(self.secret_key_fallbacks)] + [
-            self.secret_key.get_secret_value()
-        ]
+        return list(dict.fromkeys(key for _, key in reversed(self.state_keys)))
+
+    @property
+    def state_keys(self) -> list[tuple[str, str]]:
+        """(what it is, key) of every key that opens a state, newest first: the first seals new states.
+
+        A state minted before a rotation stays valid for its lifetime (SAASUS_MW_STATE_TTL):
+        each fallback is tried both as a former SAASUS_MW_SECRET_KEY and as a former
+        SAASUS_SECRET_KEY (through the same derivation as the current one); and while
+        SAASUS_MW_SECRET_KEY is set, the key derived from SAASUS_SECRET_KEY still opens
+        states, so that moving to an explicit key drops no buyer. That derived key is
+        no weaker than SAASUS_SECRET_KEY itself, whose holder can act as the SaaS at SaaSus.
+        """
+        current = self.secret_key.get_secret_value()
+        derived = _derive_key(self.saasus_secret_key).get_secret_value()
+        if current == derived:
+            keys = [("SAASUS_MW_SECRET_KEY, derived from SAASUS_SECRET_KEY", current)]
+        else:
+            keys = [("SAASUS_MW_SECRET_KEY", current), ("derived from SAASUS_SECRET_KEY (accepted)", derived)]
+        for number, fallback in enumerate(self.secret_key_fallbacks, 1):
+            label = f"SAASUS_MW_SECRET_KEY_FALLBACKS key {number}"
+            keys.append((f"{label} (accepted)", fallback.get_secret_value()))
+            keys.append((f"{label} as a former SAASUS_SECRET_KEY (accepted)", _derive_key(fallback).get_secret_value()))
+        return keys
 
 
 def parse_fields(
