@@ -154,9 +154,6 @@ def _path_findings(values: Mapping[str, Any]) -> list[Finding]:
     if "%" in path:
         message = f"{variable} contains %: servers compare the decoded path, so write it decoded"
         findings.append(Finding("warning", message, variable))
-    if not path.isascii():
-        message = f"{variable} is not ASCII: WSGI servers pass PATH_INFO as latin-1, so it would never match there"
-        findings.append(Finding("warning", message, variable))
     if "//" in path or any(segment in (".", "..") for segment in path.split("/")):
         message = f"{variable} is not normalised (// or . or ..): servers and proxies may rewrite it before it arrives"
         findings.append(Finding("warning", message, variable))

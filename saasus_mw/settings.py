@@ -143,11 +143,11 @@ def _base_url(value: str) -> str:
 def _path(value: str) -> str:
     value = value.strip()
     absolute = value.startswith("/") and not value.startswith("//") and value.isprintable()
-    if absolute and not any(c in value for c in "?#\\ ") and (value == "/" or not value.endswith("/")):
-        return value
     if absolute and not value.isascii():
         # WSGI servers pass PATH_INFO as latin-1 (it never matches), and the path stands in Location headers.
         raise ValueError("expected an ASCII path such as /callback: register an ASCII callback URL in SaaSus")
+    if absolute and not any(c in value for c in "?#\\ ") and (value == "/" or not value.endswith("/")):
+        return value
     raise ValueError("expected an absolute path such as /callback, without query or trailing slash")
 
 
