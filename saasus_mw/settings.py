@@ -18,7 +18,7 @@ import sys
 import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -33,8 +33,6 @@ __all__ = [
     "ConfigError",
     "Settings",
     "header_safe_url",
-    "normal_host",
-    "normal_path",
     "origin_of",
     "parse_fields",
     "redirect_target",
@@ -162,10 +160,10 @@ def redirect_target(value: str) -> str:
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value) or " " in value or "\\" in value:
         raise ValueError("a URL may not contain spaces, backslashes or control characters")
     if value.startswith("/") and not value.startswith("//"):
-        return header_safe_url(value)
+        return value
     parts = urlsplit(value)
     if parts.scheme in ("https", "http") and parts.netloc and value.startswith(f"{parts.scheme}://"):
-        return header_safe_url(value)
+        return value
     raise ValueError("expected a path starting with / or an absolute http(s) URL")
 
 
@@ -193,30 +191,6 @@ def header_safe_url(url: str) -> str:
     return encoded
 
 
-def normal_host(netloc: str) -> str:
-    """``host[:port]`` as browsers compare it: lower case, without user info or the scheme's default port."""
-    return netloc.rpartition("@")[2].lower().removesuffix(":443").removesuffix(":80")
-
-
-def normal_path(path: str) -> str:
-    """``path`` as servers hand it to the app, and browsers request it after a redirect.
-
-    Percent-decoded (servers decode the path: ``/%63allback`` is ``/callback``), dot
-    segments resolved and slashes merged (browsers and most routers do), without a
-    trailing slash (routers redirect between ``/callback/`` and ``/callback``).
-    Two spellings with the same normal path are one page: redirecting from one to
-    the other can loop. It belongs in ``urls.py`` once that module exists.
-    """
-    segments: list[str] = []
-    for segment in unquote(path).split("/"):
-        if segment == "..":
-            if segments:
-                segments.pop()
-        elif segment not in ("", "."):
-            segments.append(segment)
-    return "/" + "/".join(segments)
-
-
 def origin_of(url: str) -> str:
     """``scheme://host[:port]`` of an absolute URL, lower-cased; "" for a path."""
     parts = urlsplit(url)
@@ -231,7 +205,8 @@ def _samesite(value: str) -> str:
 
 
 def _optional_redirect_target(value: str) -> str:
-    return redirect_target(value) if value.strip() else ""
+    # Encoded once, here: the URL goes into Location and CSP headers, and a 500 after the link is a lost buyer.
+    return header_safe_url(redirect_target(value)) if value.strip() else ""
 
 
 def _signin_url(value: str) -> str:

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -303,8 +304,9 @@ def _journey_over_http(base_url: str, standin: SaaSusStandIn, buyer: User) -> tu
 def _assert_redacted(log: str, token: str, code: str) -> None:
     assert "/callback?" in log, log  # the access log is on, and shows the arrival
     assert "registration_token=[redacted]" in log and "code=[redacted]" in log, log
-    assert token not in log and code not in log
-    assert token[:12] not in log and code[:12] not in log
+    for secret in (token, code):  # as sent, and as the server may print it: percent-encoded or decoded
+        for shown in (secret, quote(secret, safe=""), quote(secret)):
+            assert shown[:12] not in log
 
 
 @pytest.mark.parametrize("server", ["uvicorn", "gunicorn"])
@@ -339,10 +341,11 @@ def test_redaction_can_be_turned_off(standin: SaaSusStandIn, buyer: User) -> Non
     command = [part.format(port=port) for part in WERKZEUG_SERVER]
     env = server_env(standin, SAASUS_MW_REDACT_ACCESS_LOGS="false")
     with serving(command, env, port) as output:
-        token, _ = _journey_over_http(f"http://127.0.0.1:{port}", standin, buyer)
+        _journey_over_http(f"http://127.0.0.1:{port}", standin, buyer)
         output.seek(0)
         log = output.read().decode("utf-8", "replace")
-    assert token[:40] in log  # werkzeug logs the query as it came: the filter was what removed it
+    # werkzeug logs the query as it came: the filter was what removed it.
+    assert "registration_token=" in log and "registration_token=[redacted]" not in log
 
 
 @pytest.mark.parametrize(
