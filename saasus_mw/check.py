@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 import urllib3
 
+from .redact import without_userinfo
 from .saasus import ErrorKind, SaaSus, SaaSusError
 from .settings import CONFIG_FILE_VAR, FIELDS, KEY_HINT, ConfigError, Settings, _read_toml, parse_fields
 
@@ -48,6 +49,7 @@ def check(environ: Mapping[str, str], *, online: bool = False) -> list[Finding]:
     """Every problem with the configuration in ``environ``; ``online`` adds one signed SaaSus call."""
     settings, values, findings = _load(environ)
     findings += _secret_key_findings(values) + _path_findings(values) + _transport_findings(values)
+    findings += _fingerprint_findings(settings)
     if values.get("enabled") is False:
         message = "SAASUS_MW_ENABLED is false: everything passes through, nothing is linked"
         findings.append(Finding("warning", message, "SAASUS_MW_ENABLED"))
@@ -123,6 +125,18 @@ def _secret_key_findings(values: Mapping[str, Any]) -> list[Finding]:
     return findings
 
 
+def _fingerprint_findings(settings: Settings | None) -> list[Finding]:
+    """Which keys seal and open states, by fingerprint (never the keys): every worker must print the same."""
+    if settings is None or not settings.enabled:
+        return []
+    from .state import key_fingerprint  # noqa: PLC0415 - loads the cipher
+
+    (label, key), *older = settings.state_keys
+    findings = [Finding("info", f"state key {key_fingerprint(key)}: {label}, seals new states")]
+    findings += [Finding("info", f"state key {key_fingerprint(key)}: {label}") for label, key in older]
+    return findings
+
+
 def _is_repetition(text: str) -> bool:
     """True for "abcabcabc…": a string that is its own rotation is a repeated unit."""
     return text in (text + text)[1:-1]
@@ -139,9 +153,6 @@ def _path_findings(values: Mapping[str, Any]) -> list[Finding]:
         findings.append(Finding("warning", message, variable))
     if "%" in path:
         message = f"{variable} contains %: servers compare the decoded path, so write it decoded"
-        findings.append(Finding("warning", message, variable))
-    if not path.isascii():
-        message = f"{variable} is not ASCII: WSGI servers pass PATH_INFO as latin-1, so it would never match there"
         findings.append(Finding("warning", message, variable))
     if "//" in path or any(segment in (".", "..") for segment in path.split("/")):
         message = f"{variable} is not normalised (// or . or ..): servers and proxies may rewrite it before it arrives"
@@ -174,8 +185,8 @@ def _transport_findings(values: Mapping[str, Any]) -> list[Finding]:
     base_url: str = values.get("saasus_base_url", "")
     if base_url.startswith("http://") and urlsplit(base_url).hostname not in _LOOPBACK:
         message = (
-            f"SAASUS_BASE_URL is {base_url}, plain http: the signed calls and the buyers' tokens would travel "
-            f"unencrypted; the SaaSus API is {FIELDS['saasus_base_url'].default}"
+            f"SAASUS_BASE_URL is {without_userinfo(base_url)}, plain http: the signed calls and the buyers' tokens "
+            f"would travel unencrypted; the SaaSus API is {FIELDS['saasus_base_url'].default}"
         )
         findings.append(Finding("warning", message, "SAASUS_BASE_URL"))
     return findings
@@ -196,7 +207,7 @@ def _online_findings(settings: Settings) -> list[Finding]:
     finally:
         saasus.close()
     skew = None if info.server_time is None else info.server_time - (sent + time.time()) / 2
-    where = settings.saasus_base_url
+    where = without_userinfo(settings.saasus_base_url)
     message = (
         f"SaaSus at {where} accepted the signed call: SAASUS_SAAS_ID, SAASUS_API_KEY and SAASUS_SECRET_KEY are right"
     )
@@ -284,7 +295,7 @@ def _saasus_clock(settings: Settings) -> float | None:
 
 
 def _diagnose(exc: SaaSusError, settings: Settings) -> Finding:
-    where = settings.saasus_base_url
+    where = without_userinfo(settings.saasus_base_url)
     if exc.kind is ErrorKind.DENIED:  # auth-info takes no token: only the signature can be refused
         skew = _saasus_clock(settings)
         if skew is not None and abs(skew) >= _CLOCK_LIMIT:

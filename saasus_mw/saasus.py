@@ -23,7 +23,7 @@ because each helper carries a defect (see the README, "SDK defects"):
   the host's level back. urllib3 then writes our URLs, whose query carries the
   ID token or the code, into request lines, retry warnings and exception
   messages: every record of urllib3's and the SDK's loggers is redacted as it
-  will be written (``_Redact``), and no SaaSusError carries those exceptions.
+  will be written (``redact.RedactRecords``), and no SaaSusError carries those exceptions.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import threading
 import time
 import warnings
@@ -46,6 +45,9 @@ from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from .hooks import Credentials
+from .redact import RedactRecords as _Redact
+from .redact import redact_secrets as _redact
+from .redact import without_userinfo
 from .settings import Settings
 
 __all__ = ["Created", "Credentials", "ErrorKind", "SaaSus", "SaaSusError", "Tenant", "UserInfo"]
@@ -227,49 +229,6 @@ def _sdk() -> Any:
 class _DropBodies(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith("response body")
-
-
-_REDACTED = "[redacted]"
-# The whole query of a request to a SaaSus API path (?token=, ?code=, ?refresh-token=),
-# wherever the path appears: a request line, a retry warning, an exception message.
-_SAASUS_QUERY = re.compile(r"(/(?:auth|awsmarketplace)/[^\s?#'\"]*)\?[^\s#'\"]+")
-# A code or token anywhere else: as a query parameter (token=x) or a JSON or repr field ("token": "x").
-_PARAMETER_NAMES = r"(?:(?:id|access|refresh|registration)_token|refresh-token|token|code)"
-_SECRET_PARAMETER = re.compile(rf"(?<![\w-])({_PARAMETER_NAMES}=)[^\s&#'\"]+", re.IGNORECASE)
-_SECRET_FIELD = re.compile(rf"""(["']{_PARAMETER_NAMES}["']\s*:\s*)(["'])[^"'\s]*\2""", re.IGNORECASE)
-
-
-def _redact(text: str) -> str:
-    """``text`` without the query of any SaaSus API URL and without any code or token value."""
-    text = _SAASUS_QUERY.sub(rf"\1?{_REDACTED}", text)
-    text = _SECRET_PARAMETER.sub(rf"\1{_REDACTED}", text)
-    return _SECRET_FIELD.sub(rf"\1\2{_REDACTED}\2", text)
-
-
-class _Redact(logging.Filter):
-    """Redacts a record as it will finally be written: message, exception text and stack.
-
-    Our request URLs carry the ID token or the code, and libraries put them in
-    records in many shapes: an argument, part of an argument (urllib3's retry
-    warning), an exception's message. So the message is rendered here, redacted,
-    and stored back rendered; the exception becomes redacted text, and the live
-    exception (whose attributes and frames still hold the URL) leaves the record.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a handler would fail too, and print the arguments with its traceback
-            message = f"{record.msg} (arguments dropped: they did not format)"
-        record.msg, record.args = _redact(message), None
-        if record.exc_info:
-            record.exc_text = record.exc_text or logging.Formatter().formatException(record.exc_info)
-            record.exc_info = None
-        if record.exc_text:
-            record.exc_text = _redact(record.exc_text)
-        if record.stack_info:
-            record.stack_info = _redact(record.stack_info)
-        return True
 
 
 _REDACT = _Redact()
@@ -585,8 +544,8 @@ def _unexpected(
     """An answer the call's spec does not document: most likely SAASUS_BASE_URL is wrong. Logged once, at ERROR."""
     # The generated API object's client is ours (_client): it knows its base URL.
     base_url = str(getattr(getattr(getattr(function, "__self__", None), "api_client", None), "base_url", ""))
-    parts = urlsplit(base_url)  # scheme, host and path only: no credentials, query or fragment
-    base_url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="")) or "unknown"
+    parts = urlsplit(without_userinfo(base_url))  # scheme, host and path only: no credentials, query or fragment
+    base_url = urlunsplit(parts._replace(query="", fragment="")) or "unknown"
     endpoint = _operation(function).endpoint
     logger.error(
         "saasus_mw: SaaSus answered %s with %s, which its API spec does not document: check SAASUS_BASE_URL "

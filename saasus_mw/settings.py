@@ -28,7 +28,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["FIELDS", "ConfigError", "Settings", "origin_of", "parse_fields", "redirect_target"]
+__all__ = [
+    "FIELDS",
+    "ConfigError",
+    "Settings",
+    "header_safe_url",
+    "origin_of",
+    "parse_fields",
+    "redirect_target",
+]
 
 CONFIG_FILE_VAR = "SAASUS_MW_CONFIG"
 TOML_TABLE = "saasus_mw"
@@ -133,6 +141,9 @@ def _base_url(value: str) -> str:
 def _path(value: str) -> str:
     value = value.strip()
     absolute = value.startswith("/") and not value.startswith("//") and value.isprintable()
+    if absolute and not value.isascii():
+        # WSGI servers pass PATH_INFO as latin-1 (it never matches), and the path stands in Location headers.
+        raise ValueError("expected an ASCII path such as /callback: register an ASCII callback URL in SaaSus")
     if absolute and not any(c in value for c in "?#\\ ") and (value == "/" or not value.endswith("/")):
         return value
     raise ValueError("expected an absolute path such as /callback, without query or trailing slash")
@@ -156,6 +167,30 @@ def redirect_target(value: str) -> str:
     raise ValueError("expected a path starting with / or an absolute http(s) URL")
 
 
+def header_safe_url(url: str) -> str:
+    """``url`` as it can stand in a Location or CSP header, which are latin-1: raises ValueError if it cannot.
+
+    An ASCII URL is returned as it is. Otherwise the host is IDNA-encoded (``xn--``)
+    and the rest percent-encoded as UTF-8, keeping what is already %XX (werkzeug's
+    ``iri_to_uri``), as browsers do with what is typed in the address bar.
+    A host that IDNA 2003 (the codec Python has) would change beyond its case, such
+    as ``straße`` (``strasse``, where browsers keep ß), is refused: it would lead elsewhere.
+    """
+    if url.isascii():
+        return url
+    from werkzeug.urls import iri_to_uri  # noqa: PLC0415 - only for a non-ASCII URL
+
+    try:
+        encoded = iri_to_uri(url)
+        host, back = urlsplit(url).hostname or "", urlsplit(encoded).hostname or ""
+        back = back.encode("ascii").decode("idna")
+    except UnicodeError:  # an empty or over-long label, or a character IDNA does not allow
+        raise ValueError("its host name cannot be IDNA-encoded: check the spelling") from None
+    if back != host:
+        raise ValueError("its host name changes when IDNA-encoded: write the host in its xn-- form (punycode)")
+    return encoded
+
+
 def origin_of(url: str) -> str:
     """``scheme://host[:port]`` of an absolute URL, lower-cased; "" for a path."""
     parts = urlsplit(url)
@@ -170,7 +205,8 @@ def _samesite(value: str) -> str:
 
 
 def _optional_redirect_target(value: str) -> str:
-    return redirect_target(value) if value.strip() else ""
+    # Encoded once, here: the URL goes into Location and CSP headers, and a 500 after the link is a lost buyer.
+    return header_safe_url(redirect_target(value)) if value.strip() else ""
 
 
 def _signin_url(value: str) -> str:
@@ -246,7 +282,10 @@ FIELDS: dict[str, _Field] = {
         "encrypts the state cookie; default: derived from SAASUS_SECRET_KEY (every worker agrees)",
     ),
     "secret_key_fallbacks": _Field(
-        "SAASUS_MW_SECRET_KEY_FALLBACKS", _fallback_keys, "", "comma-separated older keys still accepted (rotation)"
+        "SAASUS_MW_SECRET_KEY_FALLBACKS",
+        _fallback_keys,
+        "",
+        "comma-separated older keys still accepted (rotation): former SAASUS_MW_SECRET_KEY or SAASUS_SECRET_KEY values",
     ),
     "signin_url": _Field(
         "SAASUS_MW_SIGNIN_URL",
@@ -286,6 +325,12 @@ FIELDS: dict[str, _Field] = {
     "max_threads": _Field(
         "SAASUS_MW_MAX_THREADS", _positive_int, "10", "ASGI: SaaSus calls running at once (own thread limit)"
     ),
+    "redact_access_logs": _Field(
+        "SAASUS_MW_REDACT_ACCESS_LOGS",
+        _bool,
+        "true",
+        "`false`: leave the sign-in code and registration token in the server's access log lines",
+    ),
 }
 
 # Derivation label: the cookie key is never the SaaSus secret itself.
@@ -322,6 +367,7 @@ class Settings:
     template_dir: str
     timeout: float
     max_threads: int
+    redact_access_logs: bool
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -357,9 +403,30 @@ class Settings:
     @property
     def signing_keys(self) -> list[str]:
         """The state keys, oldest first: the newest (last) encrypts and signs, all of them are tried."""
-        return [k.get_secret_value() for k in reversed(self.secret_key_fallbacks)] + [
-            self.secret_key.get_secret_value()
-        ]
+        return list(dict.fromkeys(key for _, key in reversed(self.state_keys)))
+
+    @property
+    def state_keys(self) -> list[tuple[str, str]]:
+        """(what it is, key) of every key that opens a state, newest first: the first seals new states.
+
+        A state minted before a rotation stays valid for its lifetime (SAASUS_MW_STATE_TTL):
+        each fallback is tried both as a former SAASUS_MW_SECRET_KEY and as a former
+        SAASUS_SECRET_KEY (through the same derivation as the current one); and while
+        SAASUS_MW_SECRET_KEY is set, the key derived from SAASUS_SECRET_KEY still opens
+        states, so that moving to an explicit key drops no buyer. That derived key is
+        no weaker than SAASUS_SECRET_KEY itself, whose holder can act as the SaaS at SaaSus.
+        """
+        current = self.secret_key.get_secret_value()
+        derived = _derive_key(self.saasus_secret_key).get_secret_value()
+        if current == derived:
+            keys = [("SAASUS_MW_SECRET_KEY, derived from SAASUS_SECRET_KEY", current)]
+        else:
+            keys = [("SAASUS_MW_SECRET_KEY", current), ("derived from SAASUS_SECRET_KEY (accepted)", derived)]
+        for number, fallback in enumerate(self.secret_key_fallbacks, 1):
+            label = f"SAASUS_MW_SECRET_KEY_FALLBACKS key {number}"
+            keys.append((f"{label} (accepted)", fallback.get_secret_value()))
+            keys.append((f"{label} as a former SAASUS_SECRET_KEY (accepted)", _derive_key(fallback).get_secret_value()))
+        return keys
 
 
 def parse_fields(
