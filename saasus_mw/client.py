@@ -51,7 +51,7 @@ class User:
     """Who signed in (``GET /auth/userinfo``) and the tenants they belong to.
 
     ``email`` is ``""`` for a user who signs in with a sign-in ID (SaaSus, since
-    2026-04), and ``sign_in_id`` is ``""`` for an e-mail user: :attr:`identifier`
+    2026-04), and ``sign_in_id`` is ``""`` for an e-mail user: :attr:`login_name`
     is whichever of the two they sign in with. ``tenants`` holds
     :class:`~saasus_mw.client.Tenant` objects (``id``, ``name``,
     ``completed_sign_up``, ``plan_id`` (a UUID, or None), ``roles`` (role names
@@ -64,7 +64,7 @@ class User:
     tenants: tuple[Tenant, ...]
 
     @property
-    def identifier(self) -> str:
+    def login_name(self) -> str:
         """The e-mail address, or the sign-in ID for a sign-in-ID user: what to show as "signed in as"."""
         return self.email or self.sign_in_id
 

@@ -48,7 +48,7 @@ def test_the_readme_quick_start_signs_a_user_in(environment: None, standin: SaaS
     user = client.user_info(creds.id_token)
     assert isinstance(creds, Credentials) and creds.id_token and creds.access_token and creds.refresh_token
     assert isinstance(user, User) and user.id == buyer.id and user.email == buyer.email and user.sign_in_id == ""
-    assert user.identifier == buyer.email
+    assert user.login_name == buyer.email
     assert [(t.id, t.name) for t in user.tenants] == [(t.id, t.name) for t in buyer.tenants]
     assert all(isinstance(t, Tenant) and t.roles == ("admin",) for t in user.tenants)
     client.close()
@@ -56,12 +56,18 @@ def test_the_readme_quick_start_signs_a_user_in(environment: None, standin: SaaS
 
 def test_a_sign_in_id_user_has_no_email_and_is_shown_by_the_sign_in_id(client: Client, standin: SaaSusStandIn) -> None:
     # SaaSus since 2026-04: a user who signs in with an ID has email "" and sign_in_id set (UserInfo schema).
+    member = standin.add_user("", ["Acme"], sign_in_id=f"user-{uuid.uuid4().hex[:8]}")
+    user = client.user_info(client.exchange_code(standin.issue_code(member)).id_token)
+    assert (user.email, user.sign_in_id, user.login_name) == ("", member.sign_in_id, member.sign_in_id)
+    assert user.tenants[0].name == "Acme"
+
+
+def test_an_answer_from_before_sign_in_ids_still_reads(client: Client, standin: SaaSusStandIn) -> None:
     tenant = {"id": str(uuid.uuid4()), "name": "Acme", "completed_sign_up": True, "envs": [], "user_attribute": {}}
-    body = {"id": str(uuid.uuid4()), "email": "", "sign_in_id": "user123", "user_attribute": {}, "tenants": [tenant]}
+    body = {"id": str(uuid.uuid4()), "email": "old@example.com", "user_attribute": {}, "tenants": [tenant]}
     standin.inject("userinfo", status=200, body=json.dumps(body))
     user = client.user_info("an-id-token")
-    assert (user.email, user.sign_in_id, user.identifier) == ("", "user123", "user123")
-    assert user.tenants[0].name == "Acme"
+    assert (user.email, user.sign_in_id, user.login_name) == ("old@example.com", "", "old@example.com")
 
 
 def test_refresh_gives_new_tokens_and_keeps_the_refresh_token(
