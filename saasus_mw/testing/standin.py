@@ -219,6 +219,18 @@ class SaaSusStandIn:
             self._store.created.clear()
         self.faults.clear()
 
+    def clear(self) -> None:
+        """Back to an empty SaaSus, as just started, at the same address with the same keys.
+
+        Users, plans, codes, tokens and customers are forgotten too, and so are the
+        recorded calls and pending faults: what the pytest plugin does between tests
+        when one stand-in serves the whole session.
+        """
+        with self._lock:
+            self._store.clear()
+            self.calls.clear()
+        self.faults.clear()
+
     # -- request handling (called from server threads) --------------------
 
     def record(self, call: Call) -> None:
