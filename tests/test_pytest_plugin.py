@@ -6,6 +6,7 @@ also runs it against the installed wheel, away from the source tree.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -158,14 +159,19 @@ def test_without_the_option_an_app_wrapped_at_import_fails_collection_with_the_w
 
 
 def test_the_session_standin_puts_the_environment_back(project: pytest.Pytester) -> None:
-    os.environ["SAASUS_API_KEY"] = "the developer's own key"
-    try:
-        result = project.runpytest_inprocess("-p", "no:cacheprovider", "--saasus-standin")
-        result.assert_outcomes(passed=3)
-        assert os.environ["SAASUS_API_KEY"] == "the developer's own key"
-        assert not [n for n in os.environ if n.startswith("SAASUS_") and n != "SAASUS_API_KEY"]
-    finally:
-        del os.environ["SAASUS_API_KEY"]
+    # pytest.main in a fresh interpreter: what the environment holds once pytest has finished.
+    script = """
+import json, os, pytest
+os.environ["SAASUS_API_KEY"] = "the developer's own key"
+status = pytest.main(["-p", "no:cacheprovider", "-q", "--saasus-standin"])
+print(json.dumps([int(status), {k: v for k, v in os.environ.items() if k.startswith("SAASUS_")}]))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=project.path, capture_output=True, text=True, timeout=120, check=False
+    )
+    status, environment = json.loads(done.stdout.strip().splitlines()[-1])
+    assert status == 0, done.stdout + done.stderr
+    assert environment == {"SAASUS_API_KEY": "the developer's own key"}
 
 
 def test_apps_built_inside_tests_still_get_a_standin_per_test(pytester: pytest.Pytester) -> None:
