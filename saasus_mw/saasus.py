@@ -358,7 +358,7 @@ class SaaSus:
     def refresh(self, refresh_token: str) -> Credentials:
         """``GET /auth/credentials`` with a refresh token (auth flow ``refreshTokenAuth``): new ID and access tokens.
 
-        SaaSus answers without a refresh token; the one given is kept in the result.
+        The spec makes the answer's refresh token optional: without one, the one given is kept in the result.
         """
         api = self._sdk.CredentialApi(self._auth)
         result = _call(api.get_auth_credentials, auth_flow="refreshTokenAuth", refresh_token=refresh_token)
