@@ -128,7 +128,7 @@ def saasus_standin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
     """
     session = request.config.stash.get(_SESSION, None)
     if session is not None:
-        session.standin.clear()
+        session.standin.reset(everything=True)
         yield session.standin
         return
     from pydantic.warnings import PydanticDeprecatedSince20  # noqa: PLC0415 - only for tests that use it
