@@ -77,7 +77,7 @@ async def billing(request: Request) -> HTMLResponse | RedirectResponse:
     if "user_id" not in request.session:
         return RedirectResponse("/", status_code=303)
     tenants: list[list[str]] = request.session["tenants"]
-    # One question per tenant, all at once; answers are remembered for a minute.
+    # One question per tenant, all at once; the client remembers answers briefly (60 s, a "no" 10 s).
     answers = await asyncio.gather(*(saasus.ais_marketplace_tenant(t) for t, _ in tenants), return_exceptions=True)
     rows = "".join(_billing_row(t, name, answer) for (t, name), answer in zip(tenants, answers, strict=True))
     return page(f"<h2>Billing</h2><ul>{rows}</ul>")
