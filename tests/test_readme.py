@@ -21,6 +21,11 @@ from typing import Any
 
 import pytest
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
 import saasus_mw
 from saasus_mw import MarketplaceMiddleware, Settings
 from saasus_mw.settings import FIELDS
@@ -223,9 +228,8 @@ def run_wsgi_test(block: Block, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 
 def run_asgi_test(block: Block, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The quick start's app and this test, as files of a user's project: a purchase ends signed in."""
-    if not hasattr(saasus_mw, "Client"):
-        pytest.skip("saasus_mw.Client (issue 19's public client) is not on this branch yet")
     (tmp_path / "myapp.py").write_text(readme_block("quick-start-app").body, "utf-8")
+    (tmp_path / "pyproject.toml").write_text(readme_block("pytest-option").body, "utf-8")
     (tmp_path / "test_signin.py").write_text(block.body, "utf-8")
     # The same journey for a sign-in-ID user (email "", sign_in_id set): the app shows the sign-in ID.
     by_id = block.body.replace('add_user("buyer@example.com", ', 'add_user("", sign_in_id="buyer-0001", ')
@@ -233,6 +237,7 @@ def run_asgi_test(block: Block, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert by_id.count("buyer-0001") == 2
     (tmp_path / "test_signin_by_id.py").write_text(by_id, "utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SAASUS_", "PYTEST_", "SESSION_"))}
+    env["SESSION_SECRET"] = "test-session-secret-0123456789"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_signin.py", "test_signin_by_id.py"],
         cwd=tmp_path,
@@ -244,6 +249,11 @@ def run_asgi_test(block: Block, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
+
+
+def run_pytest_option(block: Block, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The option itself is exercised by the asgi-test block, which writes this very file.
+    assert tomllib.loads(block.body)["tool"]["pytest"]["ini_options"] == {"saasus_standin": True}
 
 
 def run_layout(block: Block, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -275,6 +285,7 @@ RUNNERS: dict[str, Callable[[Block, pytest.MonkeyPatch, Path], None]] = {
     "standin-cli": run_shell,
     "wsgi-test": run_wsgi_test,
     "asgi-test": run_asgi_test,
+    "pytest-option": run_pytest_option,
     "layout": run_layout,
 }
 

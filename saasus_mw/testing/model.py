@@ -7,7 +7,7 @@ import json
 import secrets
 import threading
 import uuid
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, fields
 from typing import Any, Protocol
 
 __all__ = ["Call", "Plan", "Tenant", "User"]
@@ -89,6 +89,12 @@ class Store:
     customers: dict[str, dict[str, str]] = field(default_factory=dict)  # tenant id -> Customer
     links: list[tuple[str, str, str]] = field(default_factory=list)  # (tenant id, user id, registration token)
     created: list[tuple[str, str, str]] = field(default_factory=list)  # (new tenant id, user id, registration token)
+
+    def clear(self) -> None:
+        """Forget everything: a SaaSus as just started (the lock stays)."""
+        with self.lock:
+            for name in (f.name for f in fields(self) if f.name != "lock"):
+                getattr(self, name).clear()
 
     def user_for(self, token: str, kind: str) -> User | None:
         user_id, token_kind = self.tokens.get(token, ("", ""))

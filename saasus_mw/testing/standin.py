@@ -195,15 +195,19 @@ class SaaSusStandIn:
     def clear_faults(self) -> None:
         self.faults.clear()
 
-    def reset(self) -> None:
+    def reset(self, *, everything: bool = False) -> None:
         """Forget recorded calls, recorded links and pending faults.
 
         Users, issued tokens and which tenants are linked stay: SaaSus would not forget them.
+        ``everything=True`` forgets those too: an empty SaaSus at the same address with the
+        same keys (the pytest plugin's session-wide stand-in, before each test).
         """
         with self._lock:
             self.calls.clear()
             self._store.links.clear()
             self._store.created.clear()
+            if everything:
+                self._store.clear()
         self.faults.clear()
 
     # -- request handling (called from server threads) --------------------
