@@ -134,6 +134,9 @@ def _fingerprint_findings(settings: Settings | None) -> list[Finding]:
     (label, key), *older = settings.state_keys
     findings = [Finding("info", f"state key {key_fingerprint(key)}: {label}, seals new states")]
     findings += [Finding("info", f"state key {key_fingerprint(key)}: {label}") for label, key in older]
+    if any(fallback.get_secret_value() == key for fallback in settings.secret_key_fallbacks):
+        message = "SAASUS_MW_SECRET_KEY_FALLBACKS lists the current SAASUS_MW_SECRET_KEY: list only older keys"
+        findings.append(Finding("warning", message, "SAASUS_MW_SECRET_KEY_FALLBACKS"))
     return findings
 
 

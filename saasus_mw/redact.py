@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import MutableMapping
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 __all__ = [
     "ACCESS_LOGGERS",
@@ -76,8 +77,19 @@ class RedactRecords(logging.Filter):
 
 
 def without_userinfo(url: str) -> str:
-    """``url`` without a user name or password (``https://user:pass@host``): those are credentials."""
-    parts = urlsplit(url)
+    """``url`` without a user name or password (``https://user:pass@host``): those are credentials.
+
+    A password may hold a raw "/" or "#" that URL parsers take for the path: everything up
+    to the last "@" before the query goes, wherever a parser would end the host.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = min(i for i in (rest.find("?"), len(rest)) if i >= 0)
+    at = rest.rfind("@", 0, end)
+    if at >= 0:
+        rest = rest[at + 1 :]
+    parts = urlsplit(f"{scheme}://{rest}")
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
@@ -94,8 +106,14 @@ ACCESS_LOGGERS = (
     "django.server",  # runserver; args: ("METHOD path?query HTTP/x", status, size)
 )
 # What the callback's query carries: the sign-in code (also on the sign-in URL of an SPA)
-# and the purchase's registration token. Also percent-encoded: parse_qs decodes names.
-_ACCESS_PARAMETER = re.compile(r"(?<![\w%-])((?:code|registration(?:_|%5[Ff])token)=)[^\s&#;'\"]*")
+# and the purchase's registration token. Names are compared percent-decoded, as parse_qs
+# reads them ("%63ode" is "code"); a value runs to the next "&" (parse_qs splits on "&" only).
+_QUERY_PARAMETER = re.compile(r"(?<![\w%.~+-])([\w%.~+-]+)=([^\s&#'\"]*)")
+_SENSITIVE = frozenset({"code", "registration_token"})
+
+
+def _redact_parameter(match: re.Match[str]) -> str:
+    return f"{match.group(1)}={REDACTED}" if unquote_plus(match.group(1)) in _SENSITIVE else match.group(0)
 
 
 class RedactAccessLog(logging.Filter):
@@ -106,8 +124,10 @@ class RedactAccessLog(logging.Filter):
     in a log line would miss a mounted prefix or another spelling of the path. The
     state cookie's values are redacted too (``uvicorn --log-level trace`` logs cookies).
 
-    The arguments keep their shape where a server's formatter reads them (uvicorn's
-    access formatter unpacks its tuple); any other shape is rendered and redacted.
+    The arguments keep their shape, since formatters read them (uvicorn's unpacks its
+    tuple, JSON access-log recipes read gunicorn's atoms): only their string values are
+    redacted, never the format string (a "%s" in it must stay). Arguments of another
+    shape (objects whose repr holds the query) are rendered and redacted.
     """
 
     def __init__(self) -> None:
@@ -122,7 +142,7 @@ class RedactAccessLog(logging.Filter):
         self._cookies = re.compile(rf"(?<![\w-])((?:{names})_(?:\d|done)=)[^\s;,'\"]*")
 
     def redact(self, text: str) -> str:
-        text = _ACCESS_PARAMETER.sub(rf"\1{REDACTED}", text)
+        text = _QUERY_PARAMETER.sub(_redact_parameter, text)
         return self._cookies.sub(rf"\1{REDACTED}", text) if self._cookies else text
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -130,8 +150,11 @@ class RedactAccessLog(logging.Filter):
         if not args:
             record.msg = self.redact(str(record.msg))
         elif isinstance(args, tuple) and all(isinstance(a, str | int | float) for a in args):
-            record.msg = self.redact(str(record.msg))
             record.args = tuple(self.redact(a) if isinstance(a, str) else a for a in args)
+        elif isinstance(args, MutableMapping) and all(isinstance(v, str | int | float) for v in args.values()):
+            for key, value in args.items():  # in place: gunicorn's atoms are a dict subclass with defaults
+                if isinstance(value, str):
+                    args[key] = self.redact(value)
         else:  # a mapping of atoms (gunicorn, hypercorn) or objects (a repr holds the query): rendered here
             try:
                 message = record.getMessage()

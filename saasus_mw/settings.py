@@ -403,25 +403,22 @@ class Settings:
     @property
     def signing_keys(self) -> list[str]:
         """The state keys, oldest first: the newest (last) encrypts and signs, all of them are tried."""
-        return list(dict.fromkeys(key for _, key in reversed(self.state_keys)))
+        # Each key once, at its newest place: a current key also listed as a fallback still seals.
+        return list(dict.fromkeys(key for _, key in self.state_keys))[::-1]
 
     @property
     def state_keys(self) -> list[tuple[str, str]]:
         """(what it is, key) of every key that opens a state, newest first: the first seals new states.
 
-        A state minted before a rotation stays valid for its lifetime (SAASUS_MW_STATE_TTL):
-        each fallback is tried both as a former SAASUS_MW_SECRET_KEY and as a former
-        SAASUS_SECRET_KEY (through the same derivation as the current one); and while
-        SAASUS_MW_SECRET_KEY is set, the key derived from SAASUS_SECRET_KEY still opens
-        states, so that moving to an explicit key drops no buyer. That derived key is
-        no weaker than SAASUS_SECRET_KEY itself, whose holder can act as the SaaS at SaaSus.
+        A state minted before a rotation stays valid for its lifetime (SAASUS_MW_STATE_TTL)
+        while the old key is among the fallbacks: each fallback is tried both as a former
+        SAASUS_MW_SECRET_KEY and as a former SAASUS_SECRET_KEY (through the same derivation
+        as the current one), so moving from the derived key to an explicit one means
+        putting the SaaSus secret in the fallbacks, and taking it out after the TTL.
         """
         current = self.secret_key.get_secret_value()
-        derived = _derive_key(self.saasus_secret_key).get_secret_value()
-        if current == derived:
-            keys = [("SAASUS_MW_SECRET_KEY, derived from SAASUS_SECRET_KEY", current)]
-        else:
-            keys = [("SAASUS_MW_SECRET_KEY", current), ("derived from SAASUS_SECRET_KEY (accepted)", derived)]
+        derived = current == _derive_key(self.saasus_secret_key).get_secret_value()
+        keys = [("SAASUS_MW_SECRET_KEY" + (", derived from SAASUS_SECRET_KEY" if derived else ""), current)]
         for number, fallback in enumerate(self.secret_key_fallbacks, 1):
             label = f"SAASUS_MW_SECRET_KEY_FALLBACKS key {number}"
             keys.append((f"{label} (accepted)", fallback.get_secret_value()))

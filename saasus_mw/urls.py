@@ -83,7 +83,9 @@ class Urls:
         if origin_of(url) and origin_of(url) not in self._origins:
             raise ValueError("an absolute URL must be on the success URL's or the sign-in URL's origin")
         url = in_app(root_path, url)
-        url.encode("latin-1")  # HTTP headers are latin-1: non-ASCII paths must be percent-encoded
+        # Percent-encoded ASCII only: a Location is latin-1 on the wire, but browsers read its
+        # bytes as UTF-8, so even "/café" would land on another page.
+        url.encode("ascii")
         return url
 
 

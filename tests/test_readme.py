@@ -259,9 +259,14 @@ def run_pytest_option(block: Block, monkeypatch: pytest.MonkeyPatch, tmp_path: P
 def run_layout(block: Block, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Every file and directory the Layout names exists, nested by indentation (descriptions are the lead's)."""
     parents: list[tuple[int, str]] = []  # (indent, directory) of the enclosing entries
+    named: set[Path] = set()
     for line in block.body.splitlines():
         indent = len(line) - len(line.lstrip())
-        names = [n.rstrip(",") for n in line.strip().split("  ")[0].split()]
+        names = []  # the first word, or a comma-separated run of them ("faults.py, server.py  …")
+        for word in line.split():
+            names.append(word.rstrip(","))
+            if not word.endswith(","):
+                break
         if not names or not all(re.fullmatch(r"[\w.]+(\.py|/)|LICENSE", n) for n in names):
             continue
         while parents and parents[-1][0] >= indent:
@@ -269,8 +274,11 @@ def run_layout(block: Block, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
         where = "".join(d for _, d in parents)
         for name in names:
             assert (ROOT / where / name).exists(), f"Layout names {where}{name}, which does not exist"
+            named.add(ROOT / where / name)
         if names[0].endswith("/"):
             parents.append((indent, names[0]))
+    modules = {p for p in (ROOT / "saasus_mw").rglob("*.py") if not p.name.startswith("__")}
+    assert sorted(str(p.relative_to(ROOT)) for p in modules - named) == [], "modules the Layout leaves out"
 
 
 RUNNERS: dict[str, Callable[[Block, pytest.MonkeyPatch, Path], None]] = {

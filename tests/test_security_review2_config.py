@@ -173,7 +173,7 @@ NEW_SECRET = "secret-rotated-9876543210"
             NEW_SECRET,
             id="saasus-secret-rotated",
         ),
-        pytest.param({}, {"secret_key": K1}, SECRET, id="explicit-key-introduced"),
+        pytest.param({}, {"secret_key": K1, "secret_key_fallbacks": SECRET}, SECRET, id="explicit-key-introduced"),
         pytest.param(
             {"secret_key": K1}, {"secret_key": K2, "secret_key_fallbacks": K1}, SECRET, id="explicit-key-rotated"
         ),
@@ -205,11 +205,21 @@ def test_a_state_minted_before_a_rotation_opens_after_it(
         standin.secret_key = SECRET
 
 
-def test_without_the_fallback_the_old_state_is_refused(adapter: Adapter, standin: SaaSusStandIn, buyer: User) -> None:
-    with adapter.connect(make_settings(standin, secret_key=K1)) as old:
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        pytest.param({"secret_key": K1}, {"secret_key": K2}, id="explicit-key-rotated"),
+        # The derived key is not accepted for ever once an explicit key is set: only while listed.
+        pytest.param({}, {"secret_key": K1}, id="explicit-key-introduced"),
+    ],
+)
+def test_without_the_fallback_the_old_state_is_refused(
+    adapter: Adapter, standin: SaaSusStandIn, buyer: User, before: dict[str, str], after: dict[str, str]
+) -> None:
+    with adapter.connect(make_settings(standin, **before)) as old:
         _, picker_url = begin(old, standin, buyer)
         jar = list(old.cookies.jar)
-    with adapter.connect(make_settings(standin, secret_key=K2)) as new:
+    with adapter.connect(make_settings(standin, **after)) as new:
         for cookie in jar:
             new.cookies.jar.set_cookie(cookie)
         assert new.get(picker_url).status_code != 200
@@ -229,12 +239,32 @@ def test_check_prints_key_fingerprints_never_keys() -> None:
     settings = Settings.load(environ)
     assert lines[0] == f"state key {key_fingerprint(K2)}: SAASUS_MW_SECRET_KEY, seals new states"
     assert f"state key {key_fingerprint(K1)}: SAASUS_MW_SECRET_KEY_FALLBACKS key 1 (accepted)" in lines
-    assert len(lines) == len(settings.state_keys) == 4
+    assert len(lines) == len(settings.state_keys) == 3
     text = "\n".join(f.message for f in check(environ))
     for _, key in settings.state_keys:
         assert key not in text and key[:8] not in text
     # Every worker with the same configuration prints the same fingerprints.
     assert lines == [f.message for f in check(dict(environ)) if f.message.startswith("state key ")]
+
+
+def test_a_current_key_also_listed_as_fallback_still_seals_new_states() -> None:
+    from saasus_mw.state import StateCodec
+
+    environ = {"SAASUS_SAAS_ID": SAAS_ID, "SAASUS_API_KEY": API_KEY, "SAASUS_SECRET_KEY": SECRET}
+    mistaken = Settings.load({**environ, "SAASUS_MW_SECRET_KEY": K1, "SAASUS_MW_SECRET_KEY_FALLBACKS": f"{K2},{K1}"})
+    assert mistaken.signing_keys[-1] == K1
+    codec = {"max_age": 900, "cookie_name": "saasus_mw_state", "secure": True}
+    minted = StateCodec(mistaken.signing_keys, **codec).encode(_state(), "/callback")
+    cookie = "; ".join(c.split(";")[0] for c in minted)
+    assert StateCodec([K1], **codec).decode(cookie).registration_token == "tok"
+    warned = [f for f in check({**environ, "SAASUS_MW_SECRET_KEY": K1, "SAASUS_MW_SECRET_KEY_FALLBACKS": K1})]
+    assert any(f.level == "warning" and "lists the current" in f.message for f in warned)
+
+
+def _state() -> Any:
+    from saasus_mw.state import State
+
+    return State(registration_token="tok", access_token="a" * 40, id_token="i" * 40)
 
 
 # -- credentials in SAASUS_BASE_URL are never printed ------------------------------------
@@ -276,6 +306,27 @@ def test_check_never_prints_credentials_in_the_base_url(
         out = capsys.readouterr()
         assert url.replace("mw-user:hunter2-pass@", "") in out.out  # the URL is shown, without its credentials
         assert "hunter2" not in out.out + out.err and "mw-user" not in out.out + out.err
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://admin:s3cr/et@api.example.com/v1",
+        "http://admin:s3cr#et@api.example.com/v1",
+        "https://admin:p@ss@api.example.com/v1",
+    ],
+)
+def test_a_password_a_url_parser_misreads_is_still_never_printed(url: str) -> None:
+    from saasus_mw.redact import without_userinfo
+
+    assert without_userinfo(url).endswith("://api.example.com/v1")
+    text = "\n".join(
+        f.message
+        for f in check(
+            {"SAASUS_SAAS_ID": SAAS_ID, "SAASUS_API_KEY": API_KEY, "SAASUS_SECRET_KEY": SECRET, "SAASUS_BASE_URL": url}
+        )
+    )
+    assert "s3cr" not in text and "p@ss" not in text and "admin" not in text
 
 
 # -- the host server's access log: no code, no registration token -------------------------
@@ -392,6 +443,44 @@ def test_every_access_logger_is_redacted(
     written = caplog.records[-1].getMessage()
     assert "C0DE" not in written and "T0KEN" not in written and "ST4TE" not in written
     assert "[redacted]" in written
+
+
+@pytest.mark.parametrize(
+    ("message", "args", "expected", "absent"),
+    [
+        # A format string that names the parameter keeps its "%s" (redacting it would break the
+        # record); the bare argument is not a query, so it is the host's own to keep out of logs.
+        pytest.param("saw code=%s", ("C0DE",), "saw code=C0DE", "", id="format-string-untouched"),
+        pytest.param("%s", ("GET /cb?%63ode=C0DE HTTP/1.1",), "%63ode=[redacted]", "C0DE", id="percent-encoded-name"),
+        pytest.param("%s", ("GET /cb?registration_token=T0;KEN HTTP/1.1",), "=[redacted] ", "KEN", id="semicolon"),
+        pytest.param(
+            "%s", ("GET /cb?authcode=KEEP&x=1 HTTP/1.1",), "authcode=KEEP&x=1", "[redacted]", id="others-kept"
+        ),
+    ],
+)
+def test_redaction_reads_names_as_the_server_would_and_keeps_formats(
+    message: str, args: Any, expected: str, absent: str
+) -> None:
+    from saasus_mw.redact import RedactAccessLog
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, message, args, None)
+    RedactAccessLog().filter(record)
+    written = record.getMessage()
+    assert expected in written
+    assert not absent or absent not in written
+
+
+def test_gunicorn_atoms_keep_their_shape_for_json_formatters() -> None:
+    from gunicorn.glogging import SafeAtoms
+
+    from saasus_mw.redact import RedactAccessLog
+
+    atoms = SafeAtoms({"r": "GET /callback?code=C0DE HTTP/1.1", "q": "code=C0DE", "s": "303", "{cookie}i": "x"})
+    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, "%(r)s %(s)s", (atoms,), None)
+    RedactAccessLog().filter(record)
+    assert isinstance(record.args, SafeAtoms)
+    assert record.args["q"] == "code=[redacted]" and record.args["s"] == "303" and record.args["missing"] == "-"
+    assert record.getMessage() == "GET /callback?code=[redacted] HTTP/1.1 303"
 
 
 def test_the_filter_is_installed_once_per_process(adapter: Adapter, standin: SaaSusStandIn) -> None:

@@ -155,11 +155,10 @@ def test_key_rotation_order() -> None:
     s = Settings.load(
         {**BASE, "SAASUS_MW_SECRET_KEY": "n" * 32, "SAASUS_MW_SECRET_KEY_FALLBACKS": "o" * 32 + ",p" + "p" * 31}
     )
-    # Newest last: it signs. Each fallback is also tried as a former SAASUS_SECRET_KEY (derived), and the
-    # key derived from the current SAASUS_SECRET_KEY still opens states sealed before SAASUS_MW_SECRET_KEY was set.
+    # Newest last: it signs. Each fallback is also tried as a former SAASUS_SECRET_KEY (derived).
     plain = [k for k in s.signing_keys if len(set(k)) == 1]
     assert plain == ["p" * 32, "o" * 32, "n" * 32]
-    assert s.signing_keys[-1] == "n" * 32 and len(s.signing_keys) == 6
+    assert s.signing_keys[-1] == "n" * 32 and len(s.signing_keys) == 5
 
 
 def test_insecure_cookie_with_https_success_url_warns() -> None:
