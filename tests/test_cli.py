@@ -29,7 +29,12 @@ from .conftest import API_KEY, SAAS_ID, SECRET, parse_picker
 from .servers import ROOT
 from .test_examples import free_port, serving
 
-GOOD = {"SAASUS_SAAS_ID": SAAS_ID, "SAASUS_API_KEY": API_KEY, "SAASUS_SECRET_KEY": SECRET}
+GOOD = {
+    "SAASUS_SAAS_ID": SAAS_ID,
+    "SAASUS_API_KEY": API_KEY,
+    "SAASUS_SECRET_KEY": SECRET,
+    "SAASUS_MW_SUPPORT_URL": "mailto:support@example.com",
+}
 STRONG_KEY = "q3V9xL2mZp7RtK4wYb8NcJ6hFd1sGa5e"  # 32 characters, varied
 
 
@@ -63,7 +68,11 @@ def levels(report: dict[str, Any]) -> dict[str, set[str | None]]:
         pytest.param({**GOOD, "SAASUS_MW_SECRET_KEY": STRONG_KEY}, 0, set(), set(), id="good"),
         pytest.param(GOOD, 0, set(), set(), id="good-derived-key"),
         pytest.param(
-            {}, 1, {"SAASUS_SAAS_ID", "SAASUS_API_KEY", "SAASUS_SECRET_KEY"}, set(), id="every-missing-credential"
+            {},
+            1,
+            {"SAASUS_SAAS_ID", "SAASUS_API_KEY", "SAASUS_SECRET_KEY"},
+            {"SAASUS_MW_SUPPORT_URL"},
+            id="every-missing-credential",
         ),
         pytest.param(
             {
@@ -133,7 +142,7 @@ def levels(report: dict[str, Any]) -> dict[str, set[str | None]]:
             {"SAASUS_MW_COOKIE_SAMESITE": "none", "SAASUS_MW_COOKIE_SECURE": "false"},
             1,
             {"SAASUS_SAAS_ID", "SAASUS_API_KEY", "SAASUS_SECRET_KEY", "SAASUS_MW_COOKIE_SAMESITE"},
-            {"SAASUS_MW_COOKIE_SECURE", "SAASUS_MW_COOKIE_SAMESITE"},
+            {"SAASUS_MW_COOKIE_SECURE", "SAASUS_MW_COOKIE_SAMESITE", "SAASUS_MW_SUPPORT_URL"},
             id="rules-across-fields-with-errors",
         ),
         pytest.param(
@@ -188,7 +197,7 @@ def test_check(
         sum(f["level"] == "warning" for f in report["findings"]),
     )
     for finding in report["findings"]:
-        assert set(finding) == {"level", "message", "variable"}
+        assert set(finding) == {"level", "message", "variable", "section"}
         assert finding["variable"] is None or finding["variable"] in finding["message"]
         for secret in (SECRET, "q3V9xL2mZp7RtK4wYb8N", "abcd" * 10, "password", "abc"):
             assert secret not in finding["message"]
