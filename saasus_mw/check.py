@@ -96,13 +96,17 @@ def _load(environ: Mapping[str, str]) -> tuple[Settings | None, dict[str, Any], 
 
 def _unknown_variable_findings(environ: Mapping[str, str]) -> list[Finding]:
     """``SAASUS_MW_*`` variables that are no setting: a typo leaves the setting it meant at its default."""
+    prefix = "SAASUS_MW_"
     known = sorted(_VARIABLES | _OTHER_VARIABLES)
+    # The names after the prefix are compared: the shared prefix would make any two names look alike.
+    suffixes = [name[len(prefix) :] for name in known if name.startswith(prefix)]
     findings: list[Finding] = []
-    for name in sorted(n for n in environ if n.upper().startswith("SAASUS_MW_") and n not in known):
-        close = difflib.get_close_matches(name.upper(), known, n=1)
+    for name in sorted(n for n in environ if n.upper().startswith(prefix) and n not in known):
+        close = difflib.get_close_matches(name[len(prefix) :].upper(), suffixes, n=1)
         if close:
-            case = " (names are case-sensitive)" if close[0] == name.upper() else ""
-            hint = f"did you mean {close[0]}?{case}"
+            meant = prefix + close[0]
+            case = " (names are case-sensitive)" if meant == name.upper() else ""
+            hint = f"did you mean {meant}?{case}"
         else:
             hint = "see the configuration table in the README for the names"
         message = f"{name} is set, but saasus_mw has no such setting, so it changes nothing - {hint}"
@@ -301,7 +305,10 @@ _CONSOLE = "in the SaaSus console (SaaS Development Console, AWS Marketplace)"
 _STEP = "step {n} of 3 of the listing in the SaaSus console is {state}: continue there " + _CONSOLE[3:]
 # ListingStatus of awsmarketplaceapi.yml: what each means, and what to do.
 LISTING_STATUSES = {
-    "no_listing": "no listing is started: no buyer can subscribe yet, so the middleware will never see one",
+    "no_listing": (
+        "no buyer can subscribe yet, so the middleware will never see one - start the listing in the SaaSus "
+        "console (but see above: SaaSus suspended new listings on 2026-06-23)"
+    ),
     "first_step_working": _STEP.format(n=1, state="in progress"),
     "first_step_completed": _STEP.format(n=1, state="done"),
     "second_step_working": _STEP.format(n=2, state="in progress"),
@@ -397,7 +404,7 @@ def _unreadable(what: str, result: object) -> Finding | None:
     """None for an answer; for a SaaSusError, a warning saying what it means and what to do."""
     if not isinstance(result, SaaSusError):
         return None
-    answer = f"HTTP {result.status} ({result.error_type or 'no error type'})"
+    answer = f"HTTP {result.status}, {result.error_type or 'no error type'}"
     if result.kind is ErrorKind.DENIED:
         message = f"SaaSus refused to tell {what} ({answer}): give the API key the permission to read it"
     elif result.kind is ErrorKind.TIMEOUT:

@@ -59,10 +59,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
+        section = "configuration"
         for finding in findings:
+            if finding.section != section:  # the --online sections get a heading
+                section = finding.section
+                print(f"\n-- {_HEADINGS.get(section, section)} --")
             print(f"{finding.level:<8} {finding.message}")
         print(f"{'OK' if ok else 'FAILED'}: {errors} error(s), {warnings_} warning(s)")
     return 0 if ok else 1
+
+
+_HEADINGS = {"connection": "SaaSus connection (--online)", "listing": "listing readiness (--online)"}
 
 
 # -- demo ------------------------------------------------------------------------------

@@ -15,6 +15,10 @@ ENDPOINTS = (
     "customers",
     "auth_info",
     "plans",
+    "sign_in_settings",
+    "marketplace_settings",
+    "listing_status",
+    "visibility",
     "login",
     "other",
 )

@@ -18,12 +18,13 @@ from collections.abc import Callable, Iterable
 
 from .auth import AuthApi, login_path
 from .faults import ENDPOINTS, Faults
+from .listing import Listing, ListingApi
 from .marketplace import MarketplaceApi
 from .model import Answer, Call, Plan, Store, Tenant, User, error
 from .server import Server
 from .signature import signature_ok
 
-__all__ = ["ENDPOINTS", "Call", "Plan", "SaaSusStandIn", "Tenant", "User"]
+__all__ = ["ENDPOINTS", "Call", "Listing", "Plan", "SaaSusStandIn", "Tenant", "User"]
 
 
 class SaaSusStandIn:
@@ -64,6 +65,8 @@ class SaaSusStandIn:
         self.callback_url, self.clock_offset = callback_url, clock_offset
         self.calls: list[Call] = []
         self.faults = Faults()
+        # What the SaaSus console holds about the listing (check --online reads it); replace it to change it.
+        self.listing = Listing()
         self._store = Store()
         self._lock = self._store.lock
         auth, market = AuthApi(self, self._store), MarketplaceApi(self._store)
@@ -78,6 +81,13 @@ class SaaSusStandIn:
             "verify": market.verify,
             "customers": market.customers,
             "plans": market.plans,
+        }
+        listing = ListingApi(self)
+        self._signed |= {
+            "sign_in_settings": listing.sign_in_settings,
+            "marketplace_settings": listing.settings,
+            "listing_status": listing.listing_status,
+            "visibility": listing.visibility,
         }
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
