@@ -32,7 +32,7 @@ from openapi_core.validation.request.validators import (
 from openapi_schema_validator import validate as validate_schema
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from saasus_mw.testing import Call, SaaSusStandIn, Tenant, User
+from saasus_mw.testing import Call, Listing, SaaSusStandIn, Tenant, User
 
 SAAS_ID, API_KEY, SECRET = "saas-test", "key-test", "secret-test"
 SPEC_DIR = Path(__file__).parent / "openapi"
@@ -525,6 +525,10 @@ SPEC_FOR = {
     "customers": "awsmarketplaceapi.yml",
     "auth_info": "authapi.yml",
     "plans": "pricingapi.yml",
+    "sign_in_settings": "authapi.yml",
+    "marketplace_settings": "awsmarketplaceapi.yml",
+    "listing_status": "awsmarketplaceapi.yml",
+    "visibility": "awsmarketplaceapi.yml",
 }
 
 
@@ -733,3 +737,68 @@ def test_sign_in_hand_off_and_new_tenants_conform_to_the_spec(
     assert call(client, "POST", sign_up, json_body=body).status_code == 400  # the token is spent
     assert call(client, "POST", sign_up, json_body={**body, "access_token": "x"}).status_code == 401
     assert assert_conforms(standin.calls) == len(standin.calls)
+
+
+# -- the listing endpoints (saasus-mw check --online reads them) ------------------------
+
+LISTING_PATHS = ("/auth/sign-in-settings", "/awsmarketplace/settings", "/awsmarketplace/listing-status")
+LISTING_PATHS += ("/awsmarketplace/catalog-entity/visibility",)
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        pytest.param(Listing(), id="default"),
+        pytest.param(
+            Listing(self_sign_up=False, product_code="", listing_status="no_listing", visibility="Restricted"),
+            id="nothing-yet",
+        ),
+        pytest.param(Listing(listing_status="public", visibility="Public"), id="public"),
+    ],
+)
+def test_listing_endpoints_answer_what_is_set_and_conform_to_the_spec(
+    standin: SaaSusStandIn, client: httpx.Client, listing: Listing
+) -> None:
+    standin.listing = listing
+    answers = [call(client, "GET", standin.base_url + path) for path in LISTING_PATHS]
+    for path in LISTING_PATHS:
+        call(client, "GET", standin.base_url + path, secret="wrong")  # signed, like every SaaSus API call
+    sign_in, settings, status, visibility = (a.json() for a in answers)
+    assert sign_in["self_regist"] == {"enable": listing.self_sign_up}
+    assert settings["product_code"] == listing.product_code
+    assert all(settings.values()) if listing.product_code else not any(settings.values())
+    assert (status, visibility) == ({"listing_status": listing.listing_status}, {"visibility": listing.visibility})
+    assert [c.status for c in standin.calls] == [200] * 4 + [401] * 4
+    assert assert_conforms(standin.calls) == 8
+
+
+def test_listing_values_are_the_specs() -> None:
+    import yaml  # openapi-core's own dependency
+
+    from saasus_mw.testing.listing import LISTING_STATUSES, VISIBILITIES
+
+    schemas = yaml.safe_load((SPEC_DIR / "awsmarketplaceapi.yml").read_text(encoding="utf-8"))["components"]["schemas"]
+    assert list(LISTING_STATUSES) == schemas["ListingStatus"]["enum"]
+    assert list(VISIBILITIES) == schemas["VisibilityStatus"]["enum"]
+    with pytest.raises(ValueError, match="listing_status"):
+        Listing(listing_status="published")
+    with pytest.raises(ValueError, match="visibility"):
+        Listing(visibility="public")  # the catalog's are capitalised
+    with pytest.raises(TypeError):
+        Listing(self_sign_up="yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK uses pydantic v1 APIs
+def test_sdk_reads_the_listing_endpoints(standin: SaaSusStandIn) -> None:
+    from saasus_mw.saasus import SaaSus
+
+    from .conftest import make_settings
+
+    saasus = SaaSus(make_settings(standin, saasus_saas_id=SAAS_ID, saasus_api_key=API_KEY, saasus_secret_key=SECRET))
+    try:
+        assert saasus.read("get_sign_in_settings", lambda data: data["self_regist"]["enable"]) is True
+        assert saasus.read("get_settings", lambda data: data["product_code"]) == Listing().product_code
+        assert saasus.read("get_listing_status", lambda data: data["listing_status"]) == "limited"
+        assert saasus.read("get_catalog_entity_visibility", lambda data: data["visibility"]) == "Limited"
+    finally:
+        saasus.close()
