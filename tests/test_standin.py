@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -802,3 +803,83 @@ def test_sdk_reads_the_listing_endpoints(standin: SaaSusStandIn) -> None:
         assert saasus.read("get_catalog_entity_visibility", lambda data: data["visibility"]) == "Limited"
     finally:
         saasus.close()
+
+
+# -- python -m saasus_mw.testing: users, tenants and a reset ---------------------------
+
+
+@contextlib.contextmanager
+def standin_cli(*args: str) -> Iterator[tuple[str, list[str]]]:
+    """The stand-in's command line on a free port: (its URL, the lines it printed), until the block ends."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "saasus_mw.testing", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
+    assert proc.stdout is not None
+    try:
+        lines = [proc.stdout.readline() for _ in range(8)]
+        yield lines[0].split(" serving on ")[1].split()[0], lines
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0 and "Traceback" not in err
+
+
+def test_cli_users_tenants_and_sign_in_ids(client: httpx.Client) -> None:
+    users = ("--user", "buyer@example.com:Acme, Globex", "--user", "newcomer@example.com", "--user", "buyer-42:Initech")
+    with standin_cli(*users, "--saas-id", SAAS_ID, "--api-key", API_KEY, "--secret-key", SECRET) as (url, _):
+        page = client.get(f"{url}/login?redirect_uri=http://127.0.0.1:1/cb")
+        assert [name in page.text for name in ("buyer@example.com", "newcomer@example.com", "buyer-42")] == [True] * 3
+        seen = {}
+        for name in ("buyer@example.com", "newcomer@example.com", "buyer-42"):
+            landed = client.get(f"{url}/login?redirect_uri=http://127.0.0.1:1/cb&email={name}")
+            code = parse_qs(urlsplit(landed.headers["location"]).query)["code"][0]
+            tokens = call(client, "GET", f"{url}/v1/auth/credentials?code={code}&auth-flow=tempCodeAuth").json()
+            info = call(client, "GET", f"{url}/v1/auth/userinfo?token={tokens['id_token']}").json()
+            seen[name] = (info["email"], info["sign_in_id"], [t["name"] for t in info["tenants"]])
+    assert seen == {
+        "buyer@example.com": ("buyer@example.com", "", ["Acme", "Globex"]),
+        "newcomer@example.com": ("newcomer@example.com", "", []),
+        "buyer-42": ("", "buyer-42", ["Initech"]),
+    }
+
+
+def test_cli_reset_lets_a_linked_user_buy_again(client: httpx.Client) -> None:
+    keys = ("--saas-id", SAAS_ID, "--api-key", API_KEY, "--secret-key", SECRET)
+    with standin_cli("--user", "buyer@example.com:Acme", *keys) as (url, lines):
+        assert f"curl -X POST {url}/_standin/reset" in "".join(lines)
+        login = next(line for line in lines if line.startswith("Hosted login: ")).removeprefix("Hosted login: ")
+        arrivals = [
+            parse_qs(urlsplit(client.get(login.strip() + "&email=buyer%40example.com").headers["location"]).query)
+            for _ in range(2)
+        ]
+        first, second = (a["registration_token"][0] for a in arrivals)
+        assert first != second  # each visit: a fresh registration token
+        tokens = call(client, "GET", f"{url}/v1/auth/credentials?code={arrivals[0]['code'][0]}").json()
+        info = call(client, "GET", f"{url}/v1/auth/userinfo?token={tokens['id_token']}").json()
+        acme = info["tenants"][0]["id"]
+        body = {"tenant_id": acme, "access_token": tokens["access_token"], "registration_token": first}
+        assert call(client, "PATCH", f"{url}/v1/auth/aws-marketplace/link", json_body=body).status_code == 200
+        customers = f"{url}/v1/awsmarketplace/customers?tenant_ids={acme}"
+        assert len(call(client, "GET", customers).json()["customers"]) == 1  # Acme can take no other purchase
+        reset = client.post(f"{url}/_standin/reset")
+        assert (reset.status_code, reset.json()) == (200, {"unlinked_tenants": 1})
+        assert call(client, "GET", customers).json()["customers"] == []  # Acme is free again
+        body["registration_token"] = second
+        assert call(client, "PATCH", f"{url}/v1/auth/aws-marketplace/link", json_body=body).status_code == 200
+
+
+def test_cli_help_and_bad_users() -> None:
+    def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "saasus_mw.testing", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+    shown = run_cli("--help")
+    assert shown.returncode == 0 and "--redirect-uri" in shown.stdout and "--user NAME[:TENANT,...]" in shown.stdout
+    assert "POST /_standin/reset" in shown.stdout
+    for users in (["--user", ":Acme"], ["--user", "a@example.com", "--user", "a@example.com:Acme"]):
+        refused = run_cli("--port", "0", *users)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr

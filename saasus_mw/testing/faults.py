@@ -20,6 +20,7 @@ ENDPOINTS = (
     "listing_status",
     "visibility",
     "login",
+    "standin_reset",
     "other",
 )
 

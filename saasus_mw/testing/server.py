@@ -33,6 +33,7 @@ ROUTES = {
     ("GET", "/v1/awsmarketplace/listing-status"): "listing_status",
     ("GET", "/v1/awsmarketplace/catalog-entity/visibility"): "visibility",
     ("GET", "/login"): "login",
+    ("POST", "/_standin/reset"): "standin_reset",
 }
 
 

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterable
 
 from .auth import AuthApi, login_path
+from .control import ControlApi
 from .faults import ENDPOINTS, Faults
 from .listing import Listing, ListingApi
 from .marketplace import MarketplaceApi
@@ -70,7 +71,10 @@ class SaaSusStandIn:
         self._store = Store()
         self._lock = self._store.lock
         auth, market = AuthApi(self, self._store), MarketplaceApi(self._store)
-        self._unsigned: dict[str, Callable[[Call], Answer]] = {"login": auth.login}
+        self._unsigned: dict[str, Callable[[Call], Answer]] = {
+            "login": auth.login,
+            "standin_reset": ControlApi(self._store).reset,
+        }
         self._signed: dict[str, Callable[[Call], Answer]] = {
             "credentials": auth.credentials,
             "create_credentials": auth.create_credentials,
