@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
@@ -734,26 +735,42 @@ def test_online_is_not_attempted_with_a_broken_configuration(
 class Demo:
     product: str  # http://127.0.0.1:port, no trailing slash
     login: str  # the hosted login (on localhost) it prints: buying on AWS Marketplace
+    log: Any  # everything it printed so far: read with output()
+
+    def output(self) -> str:
+        return _read(self.log).decode()
 
 
 @contextlib.contextmanager
-def running_demo() -> Iterator[Demo]:
-    """``python -m saasus_mw.cli demo`` running on free ports, until the block ends."""
+def running_demo(**env: str) -> Iterator[Demo]:
+    """``python -m saasus_mw.cli demo`` running on free ports with ``env``, until the block ends."""
     app_port, saasus_port = free_port(), free_port()
     command = [sys.executable, "-m", "saasus_mw.cli", "demo", "--app-port", str(app_port)]
     command += ["--saasus-port", str(saasus_port)]
-    with serving(command, {"PATH": "/usr/bin:/bin"}, app_port) as log:
+    with serving(command, {"PATH": "/usr/bin:/bin", **env}, app_port) as log:
         deadline = time.monotonic() + 10
         while not (match := re.search(rb"http://localhost:\d+/login\?\S+", _read(log))):
             assert time.monotonic() < deadline, _read(log)
             time.sleep(0.05)
-        yield Demo(f"http://127.0.0.1:{app_port}", match.group().decode())
+        yield Demo(f"http://127.0.0.1:{app_port}", match.group().decode(), log)
 
 
 @pytest.fixture
 def demo() -> Iterator[Demo]:
     with running_demo() as running:
         yield running
+
+
+def buy(demo: Demo, email: str, tenant: str | None = None, new_name: str = "") -> tuple[httpx.Response, httpx.Response]:
+    """The buyer's journey in the demo: (the picker, the page after choosing ``tenant`` or a new account)."""
+    with httpx.Client(timeout=10, follow_redirects=True) as browser:
+        picker = browser.get(demo.login + "&email=" + email.replace("@", "%40"))
+        form = parse_picker(picker.text)
+        chosen = next((tenant_id for tenant_id, name in form.options if name == tenant), "")
+        data = {"csrf_token": form.inputs["csrf_token"], "tenant_id": chosen}
+        if new_name:
+            data["new_tenant_name"] = new_name
+        return picker, browser.post(picker.url, data=data)
 
 
 def _read(log: Any) -> bytes:
@@ -798,7 +815,7 @@ def test_demo_runs_the_whole_journey(demo: Demo) -> None:
     assert done.status_code == 200 and done.url == demo.product + "/"
     assert "Signed in as <strong>buyer@example.com</strong>" in done.text
     assert "purchase went to <strong>Acme Corporation</strong> (an account you chose" in done.text
-    assert "<li>Acme Corporation (plan plan-basic) - has your purchase</li>" in done.text
+    assert "<li>Acme Corporation - has your purchase</li>" in done.text
 
     # The code was the product's to use once: presented again, it signs nobody in.
     with httpx.Client(timeout=10, follow_redirects=True) as other:
@@ -821,6 +838,61 @@ def test_demo_newcomer_gets_a_new_account(demo: Demo) -> None:
     escaped = html.escape(name)
     assert f"purchase went to <strong>{escaped}</strong> (a new account created for it" in done.text
     assert f"<li>{escaped} - has your purchase</li>" in done.text and name not in done.text
+
+
+def test_demo_shows_the_step_logs_and_one_host_name_per_site(demo: Demo) -> None:
+    _, done = buy(demo, "buyer@example.com", "Globex Japan")
+    assert done.status_code == 200 and "purchase went to <strong>Globex Japan</strong>" in done.text
+    deadline = time.monotonic() + 5
+    while "saasus_mw: link" not in demo.output():
+        assert time.monotonic() < deadline, demo.output()
+        time.sleep(0.05)
+    lines = demo.output().splitlines()
+    steps = [line for line in lines if " saasus_mw: " in line]
+    assert [line.split(" saasus_mw: ")[1].split("  ")[0] for line in steps] == ["start ok", "picker ok", "link linked"]
+    link = steps[-1]
+    assert all(f" {field}=" in link for field in ("step", "status", "duration_ms", "journey", "tenant_id")), link
+    assert "step=link status=303" in link and "registration_token" not in demo.output()
+    # The stand-in is always localhost (another site, as SaaSus is), the product always 127.0.0.1.
+    saasus_port = urlsplit(demo.login).port
+    app_port = urlsplit(demo.product).port
+    urls = re.findall(r"https?://[^\s/]+", demo.output() + unquote(demo.login))
+    hosts: dict[int | None, set[str | None]] = {}
+    for url in urls:
+        hosts.setdefault(urlsplit(url).port, set()).add(urlsplit(url).hostname)
+    assert hosts == {saasus_port: {"localhost"}, app_port: {"127.0.0.1"}}
+
+
+def test_demo_reads_the_environment() -> None:
+    env = {
+        "SAASUS_MW_LOCALE": "ja",
+        "SAASUS_MW_PRODUCT_NAME": "Acme Cloud",
+        "SAASUS_MW_ALLOW_NEW_TENANT": "false",
+        "SAASUS_MW_CALLBACK_PATH": "/auth/callback",
+        "SAASUS_MW_STATE_TTL": "60",
+    }
+    with running_demo(**env) as demo:
+        assert "redirect_uri=http%3A%2F%2F127.0.0.1%3A" in demo.login and "%2Fauth%2Fcallback" in demo.login
+        picker, done = buy(demo, "buyer@example.com", "Acme Corporation")
+        assert picker.status_code == 200 and 'lang="ja"' in picker.text and "Acme Cloud" in picker.text
+        assert 'id="t-new"' not in picker.text  # the environment said no new accounts
+        assert "Max-Age=60" in " ".join(r.headers.get("set-cookie", "") for r in picker.history)
+        assert done.url.path == "/" and "<h1>Acme Cloud</h1>" in done.text  # signed in through /auth/callback
+        assert "(Acme Cloud)" in demo.output()
+
+
+def test_demo_with_a_broken_environment_says_what_is_wrong() -> None:
+    ports = ["--app-port", str(free_port()), "--saasus-port", str(free_port())]
+    done = subprocess.run(
+        [sys.executable, "-m", "saasus_mw.cli", "demo", *ports],
+        env={"PATH": "/usr/bin:/bin", "SAASUS_MW_STATE_TTL": "soon", "SAASUS_MW_LOCALE": "fr"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "SAASUS_MW_STATE_TTL" in done.stderr and "SAASUS_MW_LOCALE" in done.stderr  # both at once
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
