@@ -2,8 +2,11 @@
 
 It reads the configuration exactly as the middleware would (keyword arguments
 aside: the environment, then the TOML file named by ``SAASUS_MW_CONFIG``), runs
-the middleware's own rules, adds what suits a local test but not production,
-and with ``online`` makes one signed, read-only call to SaaSus.
+the middleware's own rules, adds what suits a local test but not production
+(and typos in variable names), and with ``online`` makes signed, read-only calls
+to SaaSus: the connection (keys, clock), then the listing readiness - what the
+SaaSus API tells about the listing review's criteria and the integration test.
+Every line says what to do; nothing else is printed.
 """
 
 from __future__ import annotations
