@@ -883,3 +883,22 @@ def test_cli_help_and_bad_users() -> None:
     for users in (["--user", ":Acme"], ["--user", "a@example.com", "--user", "a@example.com:Acme"]):
         refused = run_cli("--port", "0", *users)
         assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+
+
+def test_cli_listing_options_are_what_check_online_reads() -> None:
+    keys = ("--saas-id", SAAS_ID, "--api-key", API_KEY, "--secret-key", SECRET)
+    with standin_cli(*keys, "--no-self-sign-up", "--listing-status", "public", "--visibility", "Public") as (url, _):
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "SAASUS_SAAS_ID": SAAS_ID,
+            "SAASUS_API_KEY": API_KEY,
+            "SAASUS_SECRET_KEY": SECRET,
+            "SAASUS_BASE_URL": url + "/v1",
+            "SAASUS_MW_SUPPORT_URL": "https://example.com/support",
+        }
+        command = [sys.executable, "-m", "saasus_mw.cli", "check", "--online", "--json"]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=True)
+    messages = {f["message"].split(":")[0]: f["level"] for f in json.loads(done.stdout)["findings"]}
+    assert messages["self sign-up is disabled in SaaSus (GET /auth/sign-in-settings"] == "warning"
+    assert messages["the listing status is public"] == "info"
+    assert messages["on AWS Marketplace the product is Public"] == "info"

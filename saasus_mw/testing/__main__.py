@@ -15,6 +15,7 @@ import threading
 from collections.abc import Sequence
 
 from saasus_mw.testing.control import RESET_PATH
+from saasus_mw.testing.listing import LISTING_STATUSES, VISIBILITIES, Listing
 from saasus_mw.testing.standin import SaaSusStandIn, Tenant
 
 # Without --user: a buyer with three tenants (one whose sign-up is unfinished), a newcomer with none,
@@ -70,11 +71,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "the names of their tenants after a colon, comma-separated; none after it: a user without a tenant. "
         "Default: buyer@example.com (three tenants), newcomer@example.com (none), buyer-42 (a sign-in ID, one tenant)",
     )
+    listing = parser.add_argument_group("the listing, as `saasus-mw check --online` reads it")
+    listing.add_argument("--self-sign-up", action=argparse.BooleanOptionalAction, default=Listing.self_sign_up)
+    listing.add_argument("--product-code", default=Listing.product_code, help="empty: no AWS Marketplace settings")
+    listing.add_argument("--listing-status", choices=LISTING_STATUSES, default=Listing.listing_status)
+    listing.add_argument("--visibility", choices=VISIBILITIES, default=Listing.visibility)
     args = parser.parse_args(argv)
 
     standin = SaaSusStandIn(
         args.saas_id, args.api_key, args.secret_key, host=args.host, port=args.port, callback_url=args.redirect_uri
     )
+    standin.listing = Listing(args.self_sign_up, args.product_code, args.listing_status, args.visibility)
     try:
         for name, tenants in args.user or [(name, [_default_tenant(t) for t in ts]) for name, ts in DEFAULT_USERS]:
             email, sign_in_id = (name, "") if "@" in name else ("", name)
