@@ -8,6 +8,8 @@ registration token; this makes the tenants eligible again. Users and plans stay.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .model import Answer, Call, Store, ok
 
 RESET_PATH = "/_standin/reset"
@@ -18,6 +20,9 @@ class ControlApi:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+
+    def endpoints(self) -> dict[str, Callable[[Call], Answer]]:
+        return {"standin_reset": self.reset}
 
     def reset(self, call: Call) -> Answer:
         store = self._store

@@ -8,6 +8,7 @@ answering what :class:`Listing` says (``standin.listing = Listing(self_sign_up=F
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .model import Answer, Call, ok
@@ -63,6 +64,15 @@ class ListingApi:
 
     def __init__(self, standin: SaaSusStandIn) -> None:
         self._standin = standin
+
+    def endpoints(self) -> dict[str, Callable[[Call], Answer]]:
+        """The stand-in's endpoint names (faults.ENDPOINTS, server.ROUTES) -> their handlers."""
+        return {
+            "sign_in_settings": self.sign_in_settings,
+            "marketplace_settings": self.settings,
+            "listing_status": self.listing_status,
+            "visibility": self.visibility,
+        }
 
     def sign_in_settings(self, call: Call) -> Answer:
         """GetSignInSettings: every required field of SignInSettings, self sign-up as set."""

@@ -73,7 +73,7 @@ class SaaSusStandIn:
         auth, market = AuthApi(self, self._store), MarketplaceApi(self._store)
         self._unsigned: dict[str, Callable[[Call], Answer]] = {
             "login": auth.login,
-            "standin_reset": ControlApi(self._store).reset,
+            **ControlApi(self._store).endpoints(),
         }
         self._signed: dict[str, Callable[[Call], Answer]] = {
             "credentials": auth.credentials,
@@ -86,13 +86,7 @@ class SaaSusStandIn:
             "customers": market.customers,
             "plans": market.plans,
         }
-        listing = ListingApi(self)
-        self._signed |= {
-            "sign_in_settings": listing.sign_in_settings,
-            "marketplace_settings": listing.settings,
-            "listing_status": listing.listing_status,
-            "visibility": listing.visibility,
-        }
+        self._signed |= ListingApi(self).endpoints()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
