@@ -76,14 +76,17 @@ _HEADINGS = {"connection": "SaaSus connection (--online)", "listing": "listing r
 # -- demo ------------------------------------------------------------------------------
 
 
-def _demo_product(settings: Settings, saasus: SaaSus, buy_url: str, signin_url: str) -> MarketplaceWSGIMiddleware:
+def _demo_product(
+    settings: Settings, saasus: SaaSus, buy_url: str, signin_url: str, plans: Mapping[str, str]
+) -> MarketplaceWSGIMiddleware:
     """The demo's product, wrapped: its own sign-in on the callback path, and a home page saying who is signed in.
 
     The callback path (SAASUS_MW_CALLBACK_PATH, /callback by default) exchanges a code
     (from an ordinary sign-in, or the one the middleware hands off after a purchase)
     through ``saasus``, keeps the user in an in-memory session and sends them home.
     The middleware's ``on_linked`` hook tells the product which tenant each user's
-    purchase went to: the home page says so only then.
+    purchase went to: the home page says so only then. ``plans`` names each plan id
+    (a UUID, never shown), as a product would learn from ``GET /pricing/plans``.
     """
     lock = threading.Lock()
     sessions: dict[str, UserInfo] = {}  # session cookie -> the signed-in user
@@ -143,10 +146,9 @@ def _demo_product(settings: Settings, saasus: SaaSus, buy_url: str, signin_url: 
                 f"<p>Your AWS Marketplace purchase went to <strong>{esc(purchase.tenant_name)}</strong> "
                 f"({how}; tenant id <code>{esc(purchase.tenant_id)}</code>).</p>"
             )
-        # Plans are UUIDs: never shown (the picker shows their names from GET /pricing/plans).
         items = "".join(
-            f"<li>{esc(t.name)}{' - has your purchase' if purchase is not None and t.id == purchase.tenant_id else ''}"
-            "</li>"
+            f"<li>{esc(t.name)}{f' (plan {esc(plans[t.plan_id])})' if t.plan_id and t.plan_id in plans else ''}"
+            f"{' - has your purchase' if purchase is not None and t.id == purchase.tenant_id else ''}</li>"
             for t in user.tenants
         )
         body += f"<h2>Your tenants</h2><ul>{items}</ul>" if items else "<p>You belong to no tenant.</p>"
@@ -224,7 +226,8 @@ def demo(app_port: int, saasus_port: int, environ: Mapping[str, str] | None = No
         login = standin.login_url(callback).replace(standin.url, saasus_site, 1)
         signin = standin.login_url(callback, marketplace=False).replace(standin.url, saasus_site, 1)
         saasus = SaaSus(settings)  # the product's one client, for its own sign-in
-        app = _demo_product(settings, saasus, login, signin)
+        # Plan ids are UUIDs: the product shows their names (the demo knows them; a product asks GET /pricing/plans).
+        app = _demo_product(settings, saasus, login, signin, {basic.id: basic.display_name, pro.id: pro.display_name})
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         show_step_logs()
         try:
