@@ -21,6 +21,7 @@ Two ways to use it:
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -111,7 +112,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
     # A module that wraps its app at import fails collection without SAASUS_*: say what to do.
-    if report.failed and "ConfigError: SAASUS_" in report.longreprtext:
+    # One problem is the message itself; several are listed after a count, one per line.
+    if report.failed and re.search(r"ConfigError: (?:\d+ configuration problems.*\n.*- )?SAASUS_", report.longreprtext):
         report.sections.append(("saasus_mw", _HINT))
 
 

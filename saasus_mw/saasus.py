@@ -91,6 +91,11 @@ _OPERATIONS = {
     "get_auth_info": _Operation("GET /auth/auth-info", ()),
     "verify_registration_token": _Operation("POST /awsmarketplace/registration-token/verify", (400,)),
     "get_customers": _Operation("GET /awsmarketplace/customers", ()),
+    # The read-only calls of `saasus-mw check --online` (SaaSus.read): their specs document only 500.
+    "get_sign_in_settings": _Operation("GET /auth/sign-in-settings", ()),
+    "get_settings": _Operation("GET /awsmarketplace/settings", ()),
+    "get_listing_status": _Operation("GET /awsmarketplace/listing-status", ()),
+    "get_catalog_entity_visibility": _Operation("GET /awsmarketplace/catalog-entity/visibility", ()),
 }
 
 
@@ -417,24 +422,55 @@ class SaaSus:
         self._auth.rest_client.pool_manager.clear()
 
     def auth_info(self) -> AuthInfo:
-        """``GET /auth/auth-info`` (signed, read-only): the callback URL registered in the SaaSus console.
+        """``GET /auth/auth-info`` (signed, read-only): the callback URL registered in the SaaSus console."""
+        return self._get("get_auth_info", lambda data, headers: AuthInfo(_text(data["callback_url"]), _date(headers)))
 
-        Only ``saasus-mw check --online`` asks, so its API class is imported here, not at start-up.
-        """
-        import email.utils  # noqa: PLC0415
+    def read(self, operation: str, pick: Callable[[Any], _T]) -> _T:
+        """A signed, read-only GET, named by its SDK method (``_READS``); ``pick`` takes what is wanted from the
+        JSON answer, and what it cannot find there (a KeyError, TypeError or ValueError) is BAD_RESPONSE."""
+        return self._get(operation, lambda data, headers: pick(data))
 
-        from pydantic.warnings import PydanticDeprecatedSince20  # noqa: PLC0415 - loaded with the SDK
+    def _get(self, operation: str, pick: Callable[[Any, Any], _T]) -> _T:
+        # Only `saasus-mw check --online` reads these: their API classes load here, not at start-up.
+        api_class, on_marketplace = _read_apis()[operation]
+        api = api_class(self._marketplace if on_marketplace else self._auth)
+        answer = _call(getattr(api, f"{operation}_with_http_info"), _preload_content=False)
+        return _call(lambda: pick(json.loads(answer.raw_data), answer.headers or {}))
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PydanticDeprecatedSince20)
-            from saasus_sdk_python.src.auth.api.auth_info_api import AuthInfoApi  # noqa: PLC0415
 
-        answer = _call(AuthInfoApi(self._auth).get_auth_info_with_http_info)
-        try:  # SaaSus's clock, for the skew report; a missing or odd header only loses that
-            server_time: float | None = email.utils.parsedate_to_datetime(answer.headers.get("Date", "")).timestamp()
-        except (TypeError, ValueError):
-            server_time = None
-        return AuthInfo(callback_url=_call(_text, answer.data.callback_url), server_time=server_time)
+# The calls SaaSus.read makes: SDK method -> whether it is on the AWS Marketplace API (else the Auth API).
+_READS = {
+    "get_auth_info": False,
+    "get_sign_in_settings": False,
+    "get_settings": True,
+    "get_listing_status": True,
+    "get_catalog_entity_visibility": True,
+}
+
+
+@functools.cache
+def _read_apis() -> dict[str, tuple[Any, bool]]:
+    from pydantic.warnings import PydanticDeprecatedSince20  # noqa: PLC0415 - loaded with the SDK
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PydanticDeprecatedSince20)
+        from saasus_sdk_python.src.auth.api.auth_info_api import AuthInfoApi  # noqa: PLC0415
+
+    marketplace = _sdk().AwsMarketplaceApi
+    return {
+        name: (marketplace if on_marketplace else AuthInfoApi, on_marketplace)
+        for name, on_marketplace in _READS.items()
+    }
+
+
+def _date(headers: Any) -> float | None:
+    """SaaSus's clock (its Date header), for the skew report; a missing or odd header only loses that."""
+    import email.utils  # noqa: PLC0415 - only check --online reads it
+
+    try:
+        return email.utils.parsedate_to_datetime(headers.get("Date", "")).timestamp()
+    except (TypeError, ValueError):
+        return None
 
 
 class _PoolThread(threading.local):

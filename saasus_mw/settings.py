@@ -16,7 +16,7 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -32,10 +32,12 @@ __all__ = [
     "FIELDS",
     "ConfigError",
     "Settings",
+    "cautions",
     "header_safe_url",
     "origin_of",
     "parse_fields",
     "redirect_target",
+    "support_url",
 ]
 
 CONFIG_FILE_VAR = "SAASUS_MW_CONFIG"
@@ -43,7 +45,25 @@ TOML_TABLE = "saasus_mw"
 
 
 class ConfigError(ValueError):
-    """A setting is missing or malformed; the message names where it came from."""
+    """A setting is missing or malformed; the message names where it came from.
+
+    Building the middleware reports every problem at once: ``problems`` holds each
+    one (a single problem is raised as itself), and the message lists them all.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.problems: tuple[ConfigError, ...] = (self,)
+
+    @classmethod
+    def every(cls, problems: Sequence[ConfigError]) -> ConfigError:
+        """One error for all of ``problems``, in the order found."""
+        if len(problems) == 1:
+            return problems[0]
+        listed = "".join(f"\n  - {problem}" for problem in problems)
+        error = cls(f"{len(problems)} configuration problems (saasus-mw check reports the same):{listed}")
+        error.problems = tuple(problems)
+        return error
 
 
 class WrappedTwiceWarning(UserWarning):
@@ -216,6 +236,44 @@ def _signin_url(value: str) -> str:
     return url
 
 
+def support_url(value: str) -> str:
+    """An https URL or a ``mailto:`` address where buyers reach support, as ASCII; raises ValueError otherwise.
+
+    Pages put it in a link: non-ASCII text is percent-encoded and a host name
+    IDNA-encoded here, once (werkzeug's ``iri_to_uri``), so that every page can
+    carry it; a control character, a space, a backslash, credentials in the URL or
+    any other scheme (``http:``, ``javascript:``) is refused.
+    """
+    value = value.strip()
+    if not value:
+        return ""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value) or " " in value or "\\" in value:
+        raise ValueError("a support URL may not contain spaces, backslashes or control characters")
+    from werkzeug.urls import iri_to_uri  # noqa: PLC0415 - werkzeug is a dependency; loaded only when set
+
+    scheme = value.partition(":")[0].lower()
+    try:
+        if scheme == "mailto":
+            return _mailto(value[len("mailto:") :], iri_to_uri)
+        parts = urlsplit(value)
+        if scheme != "https" or not value[6:].startswith("//") or not parts.hostname:
+            raise ValueError("expected an https:// URL or a mailto: address, such as https://example.com/support")
+        if "@" in parts.netloc:  # https://support.example.com@elsewhere.example goes elsewhere
+            raise ValueError("a support URL may not carry a user name or password (@)")
+        return iri_to_uri(value)
+    except UnicodeError:  # IDNA refuses the host name: an empty or over-long label
+        raise ValueError("its host name cannot be encoded (IDNA): check the spelling") from None
+
+
+def _mailto(rest: str, iri_to_uri: Callable[[str], str]) -> str:
+    address, question, query = rest.partition("?")
+    local, at, domain = address.rpartition("@")
+    if not at or not local or "@" in local or "." not in domain.strip(".") or "," in address or "/" in domain:
+        raise ValueError("expected one address after mailto:, such as mailto:support@example.com")
+    domain = domain.encode("idna").decode("ascii")
+    return iri_to_uri(f"mailto:{local}@{domain}{question}{query}")
+
+
 def _roles(value: str) -> frozenset[str]:
     return frozenset(part.strip() for part in value.split(",") if part.strip())
 
@@ -314,6 +372,12 @@ FIELDS: dict[str, _Field] = {
     "signup_url": _Field(
         "SAASUS_MW_SIGNUP_URL", _optional_redirect_target, "", "where users without an eligible tenant can create one"
     ),
+    "support_url": _Field(
+        "SAASUS_MW_SUPPORT_URL",
+        support_url,
+        "",
+        "how buyers reach your support: an https URL or mailto: (the listing review asks for one)",
+    ),
     "locale": _Field("SAASUS_MW_LOCALE", _locale, "", "`en` or `ja`; empty: chosen from Accept-Language"),
     "product_name": _Field("SAASUS_MW_PRODUCT_NAME", _str, "", "product name shown on every page"),
     "logo_url": _Field("SAASUS_MW_LOGO_URL", _local_path, "", "logo, a path on this site (no third-party assets)"),
@@ -360,6 +424,7 @@ class Settings:
     state_ttl: int
     required_roles: frozenset[str]
     signup_url: str
+    support_url: str
     locale: str
     product_name: str
     logo_url: str
@@ -373,7 +438,7 @@ class Settings:
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read kwargs > ``environ`` (default ``os.environ``) > TOML file.
 
-        Raises :class:`ConfigError` naming the first missing or malformed setting.
+        Raises :class:`ConfigError` naming every missing or malformed setting (``problems``: each one).
         """
         environ = os.environ if environ is None else environ
         unknown = set(overrides) - set(FIELDS)
@@ -381,23 +446,11 @@ class Settings:
             raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         values, problems = parse_fields(environ, overrides)
         if problems:
-            raise problems[0]
+            raise ConfigError.every(problems)
         if not values["secret_key"].get_secret_value():
             values["secret_key"] = _derive_key(values["saasus_secret_key"])
-        if values["cookie_samesite"] == "None" and not values["cookie_secure"]:
-            raise ConfigError("SAASUS_MW_COOKIE_SAMESITE=none needs SAASUS_MW_COOKIE_SECURE=true (browsers drop it)")
-        if values["cookie_samesite"] == "Strict":
-            warnings.warn(
-                "SAASUS_MW_COOKIE_SAMESITE=strict: browsers drop Strict cookies along the redirect from the "
-                "SaaSus login (another site), so every buyer would see 'we could not find your sign-in'. Use lax.",
-                stacklevel=2,
-            )
-        if not values["cookie_secure"] and any(values[k].startswith("https://") for k in ("success_url", "signin_url")):
-            warnings.warn(
-                "SAASUS_MW_COOKIE_SECURE is false while the app is reached over https: "
-                "the state cookie would travel without TLS",
-                stacklevel=2,
-            )
+        for caution in cautions(values):
+            warnings.warn(caution, stacklevel=2)
         return cls(**values)
 
     @property
@@ -431,7 +484,8 @@ def parse_fields(
 ) -> tuple[dict[str, Any], list[ConfigError]]:
     """Every field parsed on its own (kwargs > environ > TOML file > default): problems collected, not raised.
 
-    :meth:`Settings.load` raises the first; ``saasus-mw check`` reports them all.
+    :meth:`Settings.load` raises them all as one ConfigError; ``saasus-mw check`` reports each.
+    Rules across fields (:func:`_across_fields`) are among them.
     """
     overrides = overrides or {}
     problems: list[ConfigError] = []
@@ -471,7 +525,34 @@ def parse_fields(
             if name in values and name not in meant and not _reveal(values[name]):
                 env = FIELDS[name].env
                 problems.append(ConfigError(f"{env} is required (set it in the environment or the TOML file)"))
-    return values, problems
+    return values, problems + _across_fields(values)
+
+
+def _across_fields(values: Mapping[str, Any]) -> list[ConfigError]:
+    """Rules that take two settings; a setting that did not parse is already reported, so it is left out."""
+    problems: list[ConfigError] = []
+    if values.get("cookie_samesite") == "None" and values.get("cookie_secure") is False:
+        problems.append(
+            ConfigError("SAASUS_MW_COOKIE_SAMESITE=none needs SAASUS_MW_COOKIE_SECURE=true (browsers drop it)")
+        )
+    return problems
+
+
+def cautions(values: Mapping[str, Any]) -> list[str]:
+    """What is allowed but probably wrong: :meth:`Settings.load` warns each, ``saasus-mw check`` reports each."""
+    found: list[str] = []
+    if values.get("cookie_samesite") == "Strict":
+        found.append(
+            "SAASUS_MW_COOKIE_SAMESITE=strict: browsers drop Strict cookies along the redirect from the "
+            "SaaSus login (another site), so every buyer would see 'we could not find your sign-in'. Use lax."
+        )
+    https = any(str(values.get(k, "")).startswith("https://") for k in ("success_url", "signin_url"))
+    if values.get("cookie_secure") is False and https:
+        found.append(
+            "SAASUS_MW_COOKIE_SECURE is false while the app is reached over https: "
+            "the state cookie would travel without TLS"
+        )
+    return found
 
 
 def _parse(field: _Field, raw: Any, origin: str) -> Any:

@@ -28,7 +28,12 @@ ROUTES = {
     ("GET", "/v1/awsmarketplace/customers"): "customers",
     ("GET", "/v1/auth/auth-info"): "auth_info",
     ("GET", "/v1/pricing/plans"): "plans",
+    ("GET", "/v1/auth/sign-in-settings"): "sign_in_settings",
+    ("GET", "/v1/awsmarketplace/settings"): "marketplace_settings",
+    ("GET", "/v1/awsmarketplace/listing-status"): "listing_status",
+    ("GET", "/v1/awsmarketplace/catalog-entity/visibility"): "visibility",
     ("GET", "/login"): "login",
+    ("POST", "/_standin/reset"): "standin_reset",
 }
 
 

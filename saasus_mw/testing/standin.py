@@ -17,13 +17,15 @@ import threading
 from collections.abc import Callable, Iterable
 
 from .auth import AuthApi, login_path
+from .control import ControlApi
 from .faults import ENDPOINTS, Faults
+from .listing import Listing, ListingApi
 from .marketplace import MarketplaceApi
 from .model import Answer, Call, Plan, Store, Tenant, User, error
 from .server import Server
 from .signature import signature_ok
 
-__all__ = ["ENDPOINTS", "Call", "Plan", "SaaSusStandIn", "Tenant", "User"]
+__all__ = ["ENDPOINTS", "Call", "Listing", "Plan", "SaaSusStandIn", "Tenant", "User"]
 
 
 class SaaSusStandIn:
@@ -64,10 +66,15 @@ class SaaSusStandIn:
         self.callback_url, self.clock_offset = callback_url, clock_offset
         self.calls: list[Call] = []
         self.faults = Faults()
+        # What the SaaSus console holds about the listing (check --online reads it); replace it to change it.
+        self.listing = Listing()
         self._store = Store()
         self._lock = self._store.lock
         auth, market = AuthApi(self, self._store), MarketplaceApi(self._store)
-        self._unsigned: dict[str, Callable[[Call], Answer]] = {"login": auth.login}
+        self._unsigned: dict[str, Callable[[Call], Answer]] = {
+            "login": auth.login,
+            **ControlApi(self._store).endpoints(),
+        }
         self._signed: dict[str, Callable[[Call], Answer]] = {
             "credentials": auth.credentials,
             "create_credentials": auth.create_credentials,
@@ -79,6 +86,7 @@ class SaaSusStandIn:
             "customers": market.customers,
             "plans": market.plans,
         }
+        self._signed |= ListingApi(self).endpoints()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
