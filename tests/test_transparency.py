@@ -8,23 +8,28 @@ called as ASGI2 apps, and the app's return value never reached the server.
 
 from __future__ import annotations
 
+import gc
 import sys
+import weakref
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import anyio
 import httpx
 import pytest
+import urllib3
 from starlette.endpoints import HTTPEndpoint, WebSocketEndpoint
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
+from werkzeug.test import EnvironBuilder
 
-from saasus_mw import MarketplaceMiddleware
-from saasus_mw.testing import SaaSusStandIn
+from saasus_mw import MarketplaceMiddleware, MarketplaceWSGIMiddleware
+from saasus_mw.testing import SaaSusStandIn, User
 
-from .conftest import make_settings
+from .conftest import asgi_host, make_settings, wsgi_host
 from .servers import free_port, server_env, serving
 
 # -- the apps (module level: the real server imports them by name) ---------------------------
@@ -128,3 +133,49 @@ def test_uvicorn_sees_what_the_wrapped_app_returned(entry_server: tuple[str, Any
     assert httpx.get(f"{url}/items").text == "ok"
     log.seek(0)
     assert f"ASGI callable should return None, but returned '{RETURNED}'" in log.read().decode()
+
+
+# -- dropped, freed --------------------------------------------------------------------------
+
+
+def _arrive(app: Any, query: str) -> int:
+    """The journey's first step (two SaaSus calls at once), the app called directly; its status."""
+    # No test client: one could itself keep the app alive.
+    if isinstance(app, MarketplaceWSGIMiddleware):
+        statuses: list[str] = []
+        environ = EnvironBuilder(path="/callback", query_string=query).get_environ()
+        b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+        return int(statuses[0].split()[0])
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/callback", "root_path": "", "scheme": "https"}
+    anyio.run(app, {**scope, "query_string": query.encode(), "headers": [(b"host", b"shop.example")]}, receive, send)
+    return int(sent[0]["status"])
+
+
+@pytest.mark.parametrize("wrap", [MarketplaceMiddleware, MarketplaceWSGIMiddleware], ids=["asgi", "wsgi"])
+def test_a_dropped_middleware_is_freed_at_once_with_its_saasus_pool(
+    standin: SaaSusStandIn, buyer: User, wrap: Any
+) -> None:
+    # Flask's own test_app_freed_on_zero_refcount asks the same of Flask: no reference cycle, so
+    # dropping the app frees it (and its pooled SaaSus connections) without the garbage collector.
+    query = urlencode({"code": standin.issue_code(buyer), "registration_token": standin.issue_registration_token()})
+    gc.collect()
+    gc.disable()
+    try:
+        before = {id(o) for o in gc.get_objects() if isinstance(o, urllib3.PoolManager)}
+        app = wrap(asgi_host if wrap is MarketplaceMiddleware else wsgi_host, settings=make_settings(standin))
+        assert _arrive(app, query) == 303  # SaaSus was called: a connection waits in the pool
+        pools = [o for o in gc.get_objects() if isinstance(o, urllib3.PoolManager) and id(o) not in before]
+        assert pools, "the middleware's SaaSus pool"
+        refs = [weakref.ref(app), *map(weakref.ref, pools)]
+        del app, pools
+        assert [ref() for ref in refs] == [None] * len(refs)
+    finally:
+        gc.enable()
