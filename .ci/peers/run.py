@@ -13,6 +13,7 @@ target, unless ``exceptions.toml`` names it with the reason.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import re
@@ -113,7 +114,10 @@ def prepare(suite: Suite, freeze: list[str]) -> None:
     pin = f"{suite.name}=={suite.version}"
     run([*pip, "download", "--quiet", "--no-deps", "--no-binary", ":all:", "-d", str(sdists), pin])
     with tarfile.open(next(sdists.glob("*.tar.gz"))) as tar:
-        tar.extractall(suite.venv / "src", filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python 3.10.12, 3.11.4 and later
+            tar.extractall(suite.venv / "src", filter="data")
+        else:  # an sdist from PyPI, downloaded just now
+            tar.extractall(suite.venv / "src")  # noqa: S202
     if not (suite.source / "tests").is_dir():
         raise SystemExit(f"test-peers: the sdist of {pin} has no tests/")
     # What the project venv has (werkzeug, anyio, httpx, pytest...), the suite gets, but for its own pins.
@@ -236,8 +240,9 @@ def main(names: list[str]) -> int:
     freeze = subprocess.run(
         [sys.executable, "-m", "pip", "freeze", "--exclude-editable"], check=True, capture_output=True, text=True
     ).stdout
-    for suite in suites:
-        prepare(suite, [line for line in freeze.splitlines() if "==" in line])
+    pinned = [line for line in freeze.splitlines() if "==" in line]
+    with concurrent.futures.ThreadPoolExecutor(len(suites)) as pool:  # three pip runs, mostly waiting
+        list(pool.map(lambda suite: prepare(suite, pinned), suites))
     print(f"test-peers: {VENV.name} ready in {time.monotonic() - started:.0f} s")
     exceptions = Exceptions.load()
     results = [check(suite, exceptions) for suite in suites]  # every suite, even after one fails
