@@ -218,7 +218,7 @@ def _wrap_uvicorn_protocols(settings: Any, module: ModuleType) -> None:
     for protocol in list(vars(module).values()):
         if not (isinstance(protocol, type) and issubclass(protocol, asyncio.Protocol)):
             continue
-        if protocol.__module__ != module.__name__:  # imported from elsewhere: patched there
+        if protocol.__module__ != module.__name__ or "__init__" not in vars(protocol):  # patched where defined
             continue
         original = protocol.__init__
 
