@@ -99,4 +99,4 @@ screenshots: $(BIN)/.installed  # the README's picker screenshots, from the brow
 	SAASUS_MW_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/test_browser.py -k buyer_journey
 
 clean:
-	rm -rf $(VENV) .venv-3.* $(LOWEST) $(WHEEL_VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) .venv-3.* .venv-peers $(LOWEST) $(WHEEL_VENV) build dist *.egg-info .pytest_cache
