@@ -37,7 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="saasus-mw", description="saasus_mw: AWS Marketplace linking middleware.")
     commands = parser.add_subparsers(dest="command", required=True)
     check_parser = commands.add_parser("check", help="check the configuration the middleware would load")
-    check_parser.add_argument("--online", action="store_true", help="also make one signed, read-only call to SaaSus")
+    check_parser.add_argument(
+        "--online",
+        action="store_true",
+        help="also make signed, read-only calls to SaaSus: keys, clock, callback URL and listing readiness",
+    )
     check_parser.add_argument("--json", action="store_true", help="print one JSON object (for pipelines)")
     check_parser.add_argument("--strict", action="store_true", help="fail on warnings too")
     demo_parser = commands.add_parser("demo", help="the SaaSus stand-in plus an example product, on loopback")

@@ -2,7 +2,7 @@
 
 The logger has no handler of its own (the host decides where logs go), so under
 uvicorn and gunicorn its INFO lines are lost until configured: these are the
-configurations docs/_incoming/checks.md shows, loaded by the servers themselves.
+configurations docs/operators.md shows, loaded by the servers themselves.
 """
 
 from __future__ import annotations
