@@ -12,7 +12,7 @@ import hmac
 import logging
 import unicodedata
 
-from ..completion import Completed, Completion, PurchaseGuard, Refused, SessionOver, Unanswered
+from ..completion import Completed, Completion, PurchaseGuard, Refused, SessionOver, Spent, Unanswered
 from ..errors import ErrorCode
 from ..hooks import Failure
 from ..pages import Response
@@ -22,6 +22,7 @@ from ..state import State, StateCodec, StateTooLarge
 from ..urls import Urls, same_origin
 from .answers import Answers
 from .finish import Finish
+from .returning import Returning
 
 __all__ = ["Link"]
 
@@ -41,10 +42,11 @@ class Link:
         answers: Answers,
         urls: Urls,
         finish: Finish,
+        returning: Returning,
     ) -> None:
         self._allow_new_tenant = settings.allow_new_tenant
         self._completion, self._guard, self._codec = completion, guard, codec
-        self._answers, self._urls, self._finish = answers, urls, finish
+        self._answers, self._urls, self._finish, self._returning = answers, urls, finish, returning
         # How long a POST waits for another one of its purchase: that one may look, act
         # and look again, each call bounded by the timeout.
         self.wait_limit = 3 * settings.timeout
@@ -60,6 +62,8 @@ class Link:
         csrf = form.get("csrf_token", [""])
         if len(csrf) != 1 or not hmac.compare_digest(csrf[0].encode(), state.csrf_token.encode()):
             return fail(ErrorCode.CSRF_FAILED, request, retry=True)
+        if state.returning:  # nothing to choose: "Continue" signs the returning buyer in
+            return self._returning.proceed(request, state)
         tenant_ids, names = form.get("tenant_id", [""]), form.get("new_tenant_name", [])
         if len(tenant_ids) != 1 or len(names) > 1:
             return fail(ErrorCode.BAD_REQUEST, request, retry=True)
@@ -90,17 +94,20 @@ class Link:
                 return Response(0, [], wait=WAIT_STEP)
             return fail(ErrorCode.IN_PROGRESS, request, retry=True)
         try:
-            done = self._guard.completed(state.journey)
-            first = done is None
-            if done is None:
-                outcome = self._attempt(request, state, tenant_id, new)
-                if isinstance(outcome, Response):
-                    return outcome
-                done = outcome
+            record = self._guard.completed(state.journey)
+            outcome = self._attempt(request, state, tenant_id, new) if record is None else None
         finally:
             self._guard.leave(state.journey)
+        if isinstance(outcome, Response):
+            return outcome
         # Signing in (a SaaSus call) needs the guard no more.
-        return self._finish(request, state, done, first=first)
+        if outcome is not None:
+            return self._finish(request, state, outcome, first=True)
+        assert record is not None  # noqa: S101 - no outcome: the purchase was completed before
+        # Completed already: only this very page's double click is signed in too, once, at once.
+        if record.by(state) and self._guard.hand_off(state, first=False):
+            return self._finish(request, state, record.completed, first=False)
+        return self._returning.completed(request, state, record)
 
     def _attempt(self, request: Request, state: State, tenant_id: str, new: str | None) -> Completed | Response:
         """Complete the purchase, with the guard held: its tenant, or the page to show."""
@@ -132,7 +139,9 @@ class Link:
             return dataclasses.replace(response, headers=[*response.headers, *(("set-cookie", c) for c in cookies)])
         if isinstance(result, Refused):
             return self._answers.fail(result.code, request, retry=True, saasus_error=result.error)
-        self._guard.complete(state.journey, result)
+        if isinstance(result, Spent):
+            return self._returning.after_look(request, state, result.user)
+        self._guard.complete(state.journey, result, state)
         return result
 
 
