@@ -209,9 +209,10 @@ def sdk_userinfo_cpu(calls: int) -> tuple[float, float, int]:
 
     rng = random.Random(6)  # noqa: S311 - reproducible test data, not secrets
     with SaaSusStandIn(saas_id=SAAS_ID, api_key=API_KEY, secret_key=SECRET) as standin:
+        basic = standin.add_plan("Basic").id
         user = standin.add_user(
             email="many@example.com",
-            tenants=[StandInTenant(japanese_name(rng), plan_id="plan-basic") for _ in range(TENANTS)],
+            tenants=[StandInTenant(japanese_name(rng), plan_id=basic) for _ in range(TENANTS)],
         )
         saasus = SaaSus(settings(standin.base_url))
         id_token = saasus.exchange_code(standin.issue_code(user)).id_token

@@ -124,7 +124,7 @@ def _demo_product(settings: Settings, saasus: SaaSus, buy_url: str, signin_url: 
             purchase = purchases.get(user.id) if user is not None else None
         if user is None:
             return page("<p>You are not signed in.</p>" + links())
-        body = f"<p>Signed in as <strong>{esc(user.email)}</strong>.</p>"
+        body = f"<p>Signed in as <strong>{esc(user.login_name)}</strong>.</p>"
         if purchase is None:
             body += "<p>No AWS Marketplace purchase for you yet.</p>" + links()
         else:
@@ -133,8 +133,9 @@ def _demo_product(settings: Settings, saasus: SaaSus, buy_url: str, signin_url: 
                 f"<p>Your AWS Marketplace purchase went to <strong>{esc(purchase.tenant_name)}</strong> "
                 f"({how}; tenant id <code>{esc(purchase.tenant_id)}</code>).</p>"
             )
+        plans = saasus.plan_names() if any(t.plan_id for t in user.tenants) else {}
         items = "".join(
-            f"<li>{esc(t.name)}{f' (plan {esc(t.plan_id)})' if t.plan_id else ''}"
+            f"<li>{esc(t.name)}{f' (plan {esc(plans[t.plan_id])})' if t.plan_id in plans else ''}"
             f"{' - has your purchase' if purchase is not None and t.id == purchase.tenant_id else ''}</li>"
             for t in user.tenants
         )
@@ -170,8 +171,8 @@ def demo(app_port: int, saasus_port: int) -> int:
     standin.add_user(
         email="buyer@example.com",
         tenants=[
-            Tenant(name="Acme Corporation", plan_id="plan-basic"),
-            Tenant(name="株式会社サンプル", plan_id="plan-pro"),
+            Tenant(name="Acme Corporation", plan_id=standin.add_plan("Basic").id),
+            Tenant(name="株式会社サンプル", plan_id=standin.add_plan("Pro").id),
             Tenant(name="Globex Japan"),
         ],
     )

@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from . import trace
 from .completion import Completion, PurchaseGuard
 from .errors import ErrorCode
 from .hooks import Failure, Linked
@@ -82,7 +83,9 @@ class Flow:
         self.arrival = Arrival(settings, saasus, codec, self._answers, self._urls)
         self.picker = Picker(settings, saasus, guard, self._answers, self._urls, finish)
         completion = Completion(saasus, required_roles=settings.required_roles)
-        self.link = Link(settings, completion, guard, codec, self._answers, self._urls, finish)
+        self.link = Link(
+            settings, completion, guard, codec, self._answers, self._urls, finish, self.picker.name_again
+        )
 
     @staticmethod
     def wants_body(step: Step) -> bool:
@@ -113,6 +116,13 @@ class Flow:
         calls again with the time ``waited`` so far.
         """
         started = time.perf_counter()
+        traced = trace.begin(step.value)  # every SaaSus call of this step carries one trace id
+        try:
+            return self._handle(step, request, waited, started)
+        finally:
+            trace.end(traced)
+
+    def _handle(self, step: Step, request: Request, waited: float, started: float) -> Response:
         state: State | None = None
         try:
             if step is Step.START:
@@ -125,6 +135,7 @@ class Flow:
                 response = self._answers.fail(ErrorCode.METHOD_NOT_ALLOWED, request, allow=ours)
             else:
                 state = self._codec.decode(request.cookie)
+                trace.follow(state.journey[:16])
                 response = self.picker(request, state) if step is Step.PICKER else self.link(request, state, waited)
         except StateError as exc:
             response = self._state_error(exc, step, request)
@@ -132,14 +143,14 @@ class Flow:
             response = self._answers.unavailable(exc, request)
         except Exception:  # the last line of defence: a page, never a bare 500
             logger.exception("saasus_mw: unexpected error in step %s", step.value)
-            response = self._answers.fail(ErrorCode.INTERNAL, request, retry=True)
+            response = self._answers.fail(ErrorCode.INTERNAL, request)
         if not response.wait:
             self._report(step, request, state, response, time.perf_counter() - started)
         return response
 
     def too_large(self, request: Request) -> Response:
         """The answer to a link POST whose body is over ``max_body`` (the adapters do not read it)."""
-        response = self._answers.fail(ErrorCode.BODY_TOO_LARGE, request, retry=True)
+        response = self._answers.fail(ErrorCode.BODY_TOO_LARGE, request)
         self._report(Step.LINK, request, None, response, 0.0)
         return response
 
@@ -161,7 +172,7 @@ class Flow:
             "saasus_mw_status": response.status,
             "saasus_mw_duration_ms": round(seconds * 1000, 1),
             # A digest, never the token: enough to follow one purchase through the logs.
-            "saasus_mw_journey": purchase_digest(token)[:16] if token else "",
+            "saasus_mw_journey": _journey(token),
             **response.log,
         }
         failure = response.failure
@@ -170,6 +181,7 @@ class Flow:
             return
         fields["saasus_mw_error"] = failure.code.value
         fields["saasus_mw_saasus_error"] = failure.saasus_error
+        fields["saasus_mw_saasus_trace_id"] = failure.saasus_trace_id
         level = logging.WARNING if response.status >= 500 or failure.code is ErrorCode.LINK_REJECTED else logging.INFO
         logger.log(level, "saasus_mw: %s failed: %s", step.value, failure.code.value, extra=fields)
         if self._on_error is not None:
@@ -177,3 +189,11 @@ class Flow:
                 self._on_error(dataclasses.replace(failure, step=step.value))
             except Exception:  # a broken hook must not break the page
                 logger.exception("saasus_mw: on_error hook raised")
+
+
+def _journey(token: str) -> str:
+    """The journey digest the step followed (the arrival's token after repairs), else the token's."""
+    step = trace.current()
+    if step is not None and step.journey:
+        return step.journey
+    return purchase_digest(token)[:16] if token else ""

@@ -28,7 +28,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["FIELDS", "ConfigError", "Settings", "origin_of", "parse_fields", "redirect_target"]
+__all__ = ["FIELDS", "ConfigError", "Settings", "origin_of", "parse_fields", "redirect_target", "support_url"]
 
 CONFIG_FILE_VAR = "SAASUS_MW_CONFIG"
 TOML_TABLE = "saasus_mw"
@@ -180,6 +180,44 @@ def _signin_url(value: str) -> str:
     return url
 
 
+def support_url(value: str) -> str:
+    """An https URL or a ``mailto:`` address where buyers reach support, as ASCII; raises ValueError otherwise.
+
+    Pages put it in a link: non-ASCII text is percent-encoded and a host name
+    IDNA-encoded here, once (werkzeug's ``iri_to_uri``), so that every page can
+    carry it; a control character, a space, a backslash, credentials in the URL or
+    any other scheme (``http:``, ``javascript:``) is refused.
+    """
+    value = value.strip()
+    if not value:
+        return ""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value) or " " in value or "\\" in value:
+        raise ValueError("a support URL may not contain spaces, backslashes or control characters")
+    from werkzeug.urls import iri_to_uri  # noqa: PLC0415 - werkzeug is a dependency; loaded only when set
+
+    scheme = value.partition(":")[0].lower()
+    try:
+        if scheme == "mailto":
+            return _mailto(value[len("mailto:") :], iri_to_uri)
+        parts = urlsplit(value)
+        if scheme != "https" or not value[6:].startswith("//") or not parts.hostname:
+            raise ValueError("expected an https:// URL or a mailto: address, such as https://example.com/support")
+        if "@" in parts.netloc:  # https://support.example.com@elsewhere.example goes elsewhere
+            raise ValueError("a support URL may not carry a user name or password (@)")
+        return iri_to_uri(value)
+    except UnicodeError:  # IDNA refuses the host name: an empty or over-long label
+        raise ValueError("its host name cannot be encoded (IDNA): check the spelling") from None
+
+
+def _mailto(rest: str, iri_to_uri: Callable[[str], str]) -> str:
+    address, question, query = rest.partition("?")
+    local, at, domain = address.rpartition("@")
+    if not at or not local or "@" in local or "." not in domain.strip(".") or "," in address or "/" in domain:
+        raise ValueError("expected one address after mailto:, such as mailto:support@example.com")
+    domain = domain.encode("idna").decode("ascii")
+    return iri_to_uri(f"mailto:{local}@{domain}{question}{query}")
+
+
 def _roles(value: str) -> frozenset[str]:
     return frozenset(part.strip() for part in value.split(",") if part.strip())
 
@@ -275,6 +313,12 @@ FIELDS: dict[str, _Field] = {
     "signup_url": _Field(
         "SAASUS_MW_SIGNUP_URL", _optional_redirect_target, "", "where users without an eligible tenant can create one"
     ),
+    "support_url": _Field(
+        "SAASUS_MW_SUPPORT_URL",
+        support_url,
+        "",
+        "how buyers reach your support: an https URL or mailto: (the listing review asks for one)",
+    ),
     "locale": _Field("SAASUS_MW_LOCALE", _locale, "", "`en` or `ja`; empty: chosen from Accept-Language"),
     "product_name": _Field("SAASUS_MW_PRODUCT_NAME", _str, "", "product name shown on every page"),
     "logo_url": _Field("SAASUS_MW_LOGO_URL", _local_path, "", "logo, a path on this site (no third-party assets)"),
@@ -315,6 +359,7 @@ class Settings:
     state_ttl: int
     required_roles: frozenset[str]
     signup_url: str
+    support_url: str
     locale: str
     product_name: str
     logo_url: str
