@@ -83,9 +83,7 @@ class Flow:
         self.arrival = Arrival(settings, saasus, codec, self._answers, self._urls)
         self.picker = Picker(settings, saasus, guard, self._answers, self._urls, finish)
         completion = Completion(saasus, required_roles=settings.required_roles)
-        self.link = Link(
-            settings, completion, guard, codec, self._answers, self._urls, finish, self.picker.name_again
-        )
+        self.link = Link(settings, completion, guard, codec, self._answers, self._urls, finish, self.picker.name_again)
 
     @staticmethod
     def wants_body(step: Step) -> bool:

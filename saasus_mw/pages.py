@@ -201,8 +201,14 @@ class Pages:
         """The new-account form alone, with the buyer's input and what to fix (400): when the
         picker's list cannot be had again. It offers no list, so it never sends one back to it."""
         return self.picker(
-            email="", who=who, choices=[], csrf_token=csrf_token, language=language,
-            new_tenant=True, new_tenant_name=name, problem=problem,
+            email="",
+            who=who,
+            choices=[],
+            csrf_token=csrf_token,
+            language=language,
+            new_tenant=True,
+            new_tenant_name=name,
+            problem=problem,
         )
 
     def error(self, code: ErrorCode, offer: Offer, *, language: str, head: bool = False) -> Response:
@@ -225,7 +231,7 @@ class Pages:
     def home_label(self, language: str) -> str:
         """ "Go to <product>", or to the home page when the product has no name configured."""
         t, name = self._catalogues[language], self._brand["product_name"]
-        return t["home_named"].format(product=name) if name else t["home_link"]
+        return str(t["home_named"].format(product=name) if name else t["home_link"])
 
     def linked(self, continue_url: str, *, language: str, head: bool = False) -> Response:
         """This browser already completed the purchase (Back, reload, a resubmitted form)."""

@@ -238,7 +238,11 @@ def _sdk() -> Any:
         AuthConfiguration=auth_configuration.Configuration,
         MarketplaceConfiguration=marketplace_configuration.Configuration,
         PricingConfiguration=pricing_configuration.Configuration,
-        api_exceptions=(auth_exceptions.ApiException, marketplace_exceptions.ApiException, pricing_exceptions.ApiException),
+        api_exceptions=(
+            auth_exceptions.ApiException,
+            marketplace_exceptions.ApiException,
+            pricing_exceptions.ApiException,
+        ),
         PricingPlansApi=pricing_plans_api.PricingPlansApi,
         CredentialApi=credential_api.CredentialApi,
         SaasUserApi=saas_user_api.SaasUserApi,
@@ -348,9 +352,7 @@ class SaaSus:
             sdk.MarketplaceClient, sdk.MarketplaceConfiguration, settings, "/awsmarketplace", signer, retries
         )
         # Same signing, timeout and retries for the Pricing API (plan names on the picker).
-        self._pricing = self._client(
-            sdk.PricingClient, sdk.PricingConfiguration, settings, "/pricing", signer, retries
-        )
+        self._pricing = self._client(sdk.PricingClient, sdk.PricingConfiguration, settings, "/pricing", signer, retries)
         # One pool for all APIs: they live on the same host.
         self._marketplace.rest_client.pool_manager = self._auth.rest_client.pool_manager
         self._pricing.rest_client.pool_manager = self._auth.rest_client.pool_manager

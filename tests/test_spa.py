@@ -88,7 +88,10 @@ def deployment(standin: SaaSusStandIn) -> Iterator[Deployment]:
 def add_buyer(standin: SaaSusStandIn) -> User:
     return standin.add_user(
         email=f"spa-{uuid.uuid4().hex[:8]}@example.com",
-        tenants=[Tenant(name="Acme Corporation", plan_id=standin.add_plan("Basic").id), Tenant(name="株式会社サンプル")],
+        tenants=[
+            Tenant(name="Acme Corporation", plan_id=standin.add_plan("Basic").id),
+            Tenant(name="株式会社サンプル"),
+        ],
     )
 
 

@@ -204,7 +204,10 @@ def test_tokens_are_jwt_shaped_and_sized(standin: SaaSusStandIn, client: httpx.C
 def test_userinfo(standin: SaaSusStandIn, client: httpx.Client) -> None:
     user = standin.add_user(
         "buyer@example.com",
-        [Tenant("Acme"), Tenant("Globex", completed_sign_up=False, roles=("user",), plan_id=standin.add_plan("Pro").id)],
+        [
+            Tenant("Acme"),
+            Tenant("Globex", completed_sign_up=False, roles=("user",), plan_id=standin.add_plan("Pro").id),
+        ],
     )
     session = login(standin, client, user)
     r = call(client, "GET", f"{standin.base_url}/auth/userinfo?token={session.id_token}")
@@ -589,7 +592,9 @@ def test_everything_served_conforms_to_the_openapi_spec(standin: SaaSusStandIn, 
         "buyer@example.com",
         [
             Tenant("Acme"),
-            Tenant("株式会社サンプル", completed_sign_up=False, plan_id=standin.add_plan("Pro").id, roles=("admin", "user")),
+            Tenant(
+                "株式会社サンプル", completed_sign_up=False, plan_id=standin.add_plan("Pro").id, roles=("admin", "user")
+            ),
         ],
     )
     other = standin.add_user("other@example.com", ["Other"])
