@@ -458,6 +458,12 @@ class SaaSus:
             self._plans = (until, names)
         return names
 
+    def plan_unknown(self) -> None:
+        """A tenant named a plan the cached names lack (a plan made since): ask again within PLANS_RETRY."""
+        with self._plans_lock:
+            if self._plans is not None:
+                self._plans = (min(self._plans[0], time.monotonic() + PLANS_RETRY), self._plans[1])
+
     def create_auth_credentials(self, credentials: Credentials) -> str:
         """``POST /auth/credentials`` (CreateAuthCredentials): a fresh temp code, valid 10 s.
 

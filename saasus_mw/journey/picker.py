@@ -91,6 +91,8 @@ class Picker:
             offer = Offer(signup_url=self._urls.signup(request.root_path), reason=reason)
             return self._answers.fail(ErrorCode.NO_TENANTS, request, offer=offer)
         plans = plans if isinstance(plans, dict) else {}
+        if any(t.plan_id and t.plan_id not in plans for t in tenants):
+            saasus.plan_unknown()  # shown without its plan now; with it within PLANS_RETRY
         choices = [
             Choice(t.id, t.name, t.plan_id, t.roles, _detail(t, text, plans), text[reason] if reason else "")
             for t, reason in zip(tenants, reasons, strict=True)
