@@ -94,6 +94,12 @@ class PrebuiltSaaSus:
     def create_auth_credentials(self, credentials: Credentials) -> str:
         return str(uuid.uuid4())
 
+    def plan_names(self) -> dict[str, str]:
+        return {"plan-basic": "Basic"}
+
+    def plan_unknown(self) -> None:
+        return None
+
     def settle(self, *calls: Any) -> list[Any]:
         return [call() for call in calls]
 

@@ -356,9 +356,7 @@ class SaaSus:
         # One pool for all APIs: they live on the same host.
         self._marketplace.rest_client.pool_manager = self._auth.rest_client.pool_manager
         self._pricing.rest_client.pool_manager = self._auth.rest_client.pool_manager
-        # (when it was asked, display name by plan id); never locked across a call
-        self._plans: tuple[float, dict[str, str]] | None = None
-        self._plans_lock = threading.Lock()
+        self._plans = _PlanNames()
         # The calls a step runs alongside its own thread (threads start on first use).
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=settings.max_threads, thread_name_prefix="saasus_mw"
@@ -442,27 +440,17 @@ class SaaSus:
         Never raises: when the names cannot be had (SaaSus down, the Pricing API not
         used), the answer is empty for PLANS_RETRY seconds, and pickers show no plan.
         """
-        with self._plans_lock:
-            cached = self._plans
-        if cached is not None and time.monotonic() < cached[0]:
-            return cached[1]
-        # Two pickers missing the cache at once both ask: cheaper than making one wait.
-        try:
-            api = self._sdk.PricingPlansApi(self._pricing)
-            answer = _call(api.get_pricing_plans_with_http_info, _preload_content=False)
-            names, until = _call(_plan_names_from_json, answer.raw_data), time.monotonic() + PLANS_TTL
-        except SaaSusError as exc:
-            logger.info("saasus_mw: plan names unavailable (%s); pickers show no plan for now", exc)
-            names, until = {}, time.monotonic() + PLANS_RETRY
-        with self._plans_lock:
-            self._plans = (until, names)
-        return names
+        return self._plans.get(self._ask_plan_names)
 
     def plan_unknown(self) -> None:
-        """A tenant named a plan the cached names lack (a plan made since): ask again within PLANS_RETRY."""
-        with self._plans_lock:
-            if self._plans is not None:
-                self._plans = (min(self._plans[0], time.monotonic() + PLANS_RETRY), self._plans[1])
+        """A tenant named a plan the cached names lack (one made since): ask again within PLANS_RETRY."""
+        self._plans.shorten()
+
+    def _ask_plan_names(self) -> dict[str, str]:
+        answer = _call(
+            self._sdk.PricingPlansApi(self._pricing).get_pricing_plans_with_http_info, _preload_content=False
+        )
+        return _call(_plan_names_from_json, answer.raw_data)
 
     def create_auth_credentials(self, credentials: Credentials) -> str:
         """``POST /auth/credentials`` (CreateAuthCredentials): a fresh temp code, valid 10 s.
@@ -537,6 +525,32 @@ class SaaSus:
         except (TypeError, ValueError):
             server_time = None
         return AuthInfo(callback_url=_call(_text, answer.data.callback_url), server_time=server_time)
+
+
+class _PlanNames:
+    """Plan display names by id, per process, for a short time; thread-safe, never locked across a call."""
+
+    def __init__(self) -> None:
+        self._until, self._names = 0.0, dict[str, str]()
+        self._lock = threading.Lock()
+
+    def get(self, ask: Callable[[], dict[str, str]]) -> dict[str, str]:
+        with self._lock:
+            if time.monotonic() < self._until:
+                return self._names
+        # Two pickers missing the cache at once both ask: cheaper than making one wait.
+        try:
+            names, until = ask(), time.monotonic() + PLANS_TTL
+        except SaaSusError as exc:
+            logger.info("saasus_mw: plan names unavailable (%s); pickers show no plan for now", exc)
+            names, until = {}, time.monotonic() + PLANS_RETRY
+        with self._lock:
+            self._until, self._names = until, names
+        return names
+
+    def shorten(self) -> None:
+        with self._lock:
+            self._until = min(self._until, time.monotonic() + PLANS_RETRY)
 
 
 class _PoolThread(threading.local):

@@ -77,7 +77,7 @@ def product_new(standin: SaaSusStandIn, plans: dict[str, str]) -> Iterator[str]:
 
 
 def context_for(browser: Any, locale: str, **options: Any) -> Any:
-    context = browser.new_context(locale=locale, viewport={"width": 800, "height": 900}, **options)
+    context = browser.new_context(locale=locale, viewport={"width": 800, "height": 640}, **options)
     # Off-site ways on answer here, so that following them proves they lead somewhere.
     for site in ("https://console.aws.amazon.com/**", "https://support.example.com/**"):
         context.route(site, lambda route: route.fulfill(status=200, content_type="text/html", body="<h1>ok</h1>"))

@@ -266,7 +266,7 @@ def test_api_credentials_and_userinfo(deployment: Deployment, standin: SaaSusSta
         assert user.status_code == 200 and user.headers["cache-control"] == "no-store"
         assert user.json()["email"] == buyer.email
         assert [t["name"] for t in user.json()["tenants"]] == ["Acme Corporation", "株式会社サンプル"]
-        assert user.json()["tenants"][0]["plan_id"] == "plan-basic"
+        assert user.json()["tenants"][0]["plan_id"] == buyer.tenants[0].plan_id
 
 
 def test_api_refusals_are_json_errors(deployment: Deployment, standin: SaaSusStandIn) -> None:

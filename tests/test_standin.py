@@ -202,11 +202,12 @@ def test_tokens_are_jwt_shaped_and_sized(standin: SaaSusStandIn, client: httpx.C
 
 
 def test_userinfo(standin: SaaSusStandIn, client: httpx.Client) -> None:
+    pro = standin.add_plan("Pro")
     user = standin.add_user(
         "buyer@example.com",
         [
             Tenant("Acme"),
-            Tenant("Globex", completed_sign_up=False, roles=("user",), plan_id=standin.add_plan("Pro").id),
+            Tenant("Globex", completed_sign_up=False, roles=("user",), plan_id=pro.id),
         ],
     )
     session = login(standin, client, user)
@@ -217,7 +218,7 @@ def test_userinfo(standin: SaaSusStandIn, client: httpx.Client) -> None:
     acme, globex = info["tenants"]
     assert acme["id"] == user.tenants[0].id and "plan_id" not in acme
     assert acme["envs"][0]["roles"] == [{"role_name": "admin", "display_name": "Admin"}]
-    assert (globex["completed_sign_up"], globex["plan_id"]) == (False, "plan-1")
+    assert (globex["completed_sign_up"], globex["plan_id"]) == (False, pro.id)
     for token in (session.access_token, "garbage"):
         bad = call(client, "GET", f"{standin.base_url}/auth/userinfo?token={token}")
         assert bad.status_code == 401 and bad.json()["type"] == "invalid_token"
