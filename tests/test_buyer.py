@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -436,3 +437,15 @@ def test_a_token_whose_plus_arrived_as_a_space_still_works(
             client.cookies.clear()
     told = [r for r in caplog.records if "did not URL-encode" in r.getMessage()]
     assert len(told) == 1 and told[0].levelno == logging.INFO
+
+
+def test_an_expired_state_leads_back_through_aws_marketplace(
+    adapter: Adapter, standin: SaaSusStandIn, buyer: User
+) -> None:
+    with adapter.connect(make_settings(standin, state_ttl=1)) as client:
+        picker = begin(client, standin, buyer)[1]
+        cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+        time.sleep(1.5)  # past the state's lifetime (not a timing assertion: any later moment is the same)
+        client.cookies.clear()  # the client drops it at Max-Age; a browser that kept it sends it:
+        response = client.get(picker, headers={"cookie": cookie})
+    assert error_code(response) == "state_expired" and offered(response) == {"console", "home"}
