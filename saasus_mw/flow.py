@@ -19,7 +19,6 @@ import logging
 import time
 from collections.abc import Callable
 
-from . import trace
 from .completion import Completion, PurchaseGuard
 from .errors import ErrorCode
 from .hooks import Failure, Linked
@@ -33,6 +32,10 @@ from .request import MAX_BODY, Request
 from .saasus import SaaSus, SaaSusError
 from .settings import Settings
 from .state import State, StateCodec, StateError, purchase_digest
+from .trace import begin as begin_trace
+from .trace import current as current_trace
+from .trace import end as end_trace
+from .trace import follow as follow_trace
 from .urls import STEP_PARAM, STEP_VALUE, Urls, join, safe_query
 
 __all__ = ["Flow", "Request", "Step"]
@@ -114,11 +117,11 @@ class Flow:
         calls again with the time ``waited`` so far.
         """
         started = time.perf_counter()
-        traced = trace.begin(step.value)  # every SaaSus call of this step carries one trace id
+        traced = begin_trace(step.value)  # every SaaSus call of this step carries one trace id
         try:
             return self._handle(step, request, waited, started)
         finally:
-            trace.end(traced)
+            end_trace(traced)
 
     def _handle(self, step: Step, request: Request, waited: float, started: float) -> Response:
         state: State | None = None
@@ -133,7 +136,7 @@ class Flow:
                 response = self._answers.fail(ErrorCode.METHOD_NOT_ALLOWED, request, allow=ours)
             else:
                 state = self._codec.decode(request.cookie)
-                trace.follow(state.journey[:16])
+                follow_trace(state.journey[:16])
                 response = self.picker(request, state) if step is Step.PICKER else self.link(request, state, waited)
         except StateError as exc:
             response = self._state_error(exc, step, request)
@@ -191,7 +194,7 @@ class Flow:
 
 def _journey(token: str) -> str:
     """The journey digest the step followed (the arrival's token after repairs), else the token's."""
-    step = trace.current()
+    step = current_trace()
     if step is not None and step.journey:
         return step.journey
     return purchase_digest(token)[:16] if token else ""

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from .. import trace
 from ..errors import ErrorCode
 from ..hooks import Failure
 from ..pages import LANGUAGES, Offer, Pages, Response
 from ..request import Request
 from ..saasus import ErrorKind, SaaSusError
 from ..settings import Settings
+from ..trace import current as current_trace
 from ..urls import Urls
 
 __all__ = ["OFFERS", "Answers", "describe", "where"]
@@ -80,7 +80,7 @@ class Answers:
         (a sign-up URL, the reason no tenant can take the purchase). Every page also leads
         to the product's home and, when configured, to support, with one reference.
         """
-        step = trace.current()
+        step = current_trace()
         base = OFFERS[code].get(where(request), _CONSOLE)
         extra = offer or Offer()
         if extra.signup_url:  # an account first, then "Set up your account" again

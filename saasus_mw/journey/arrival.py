@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import re
 
-from .. import trace
 from ..errors import ErrorCode
 from ..pages import Response
 from ..request import Request
 from ..saasus import ErrorKind, SaaSus, SaaSusError
 from ..settings import Settings
 from ..state import State, StateCodec, StateError, StateTooLarge, purchase_digest
+from ..trace import follow as follow_trace
 from ..urls import Urls, loopback
 from .answers import Answers
 
@@ -45,7 +45,7 @@ class Arrival:
             # Link previewers and probes: the single-use code must survive them.
             return self._answers.pages.empty()
         code, registration_token = codes[0], tokens[0]
-        trace.follow(purchase_digest(registration_token)[:16])
+        follow_trace(purchase_digest(registration_token)[:16])
         self._warn_if_insecure(request)
         root = request.root_path
         # Back button or reload of the callback URL after we already took the
