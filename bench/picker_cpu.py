@@ -94,6 +94,12 @@ class PrebuiltSaaSus:
     def create_auth_credentials(self, credentials: Credentials) -> str:
         return str(uuid.uuid4())
 
+    def plan_names(self) -> dict[str, str]:
+        return {"plan-basic": "Basic"}
+
+    def plan_unknown(self) -> None:
+        return None
+
     def settle(self, *calls: Any) -> list[Any]:
         return [call() for call in calls]
 
@@ -209,9 +215,10 @@ def sdk_userinfo_cpu(calls: int) -> tuple[float, float, int]:
 
     rng = random.Random(6)  # noqa: S311 - reproducible test data, not secrets
     with SaaSusStandIn(saas_id=SAAS_ID, api_key=API_KEY, secret_key=SECRET) as standin:
+        basic = standin.add_plan("Basic").id
         user = standin.add_user(
             email="many@example.com",
-            tenants=[StandInTenant(japanese_name(rng), plan_id="plan-basic") for _ in range(TENANTS)],
+            tenants=[StandInTenant(japanese_name(rng), plan_id=basic) for _ in range(TENANTS)],
         )
         saasus = SaaSus(settings(standin.base_url))
         id_token = saasus.exchange_code(standin.issue_code(user)).id_token

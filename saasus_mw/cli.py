@@ -141,7 +141,7 @@ def _demo_product(
             purchase = purchases.get(user.id) if user is not None else None
         if user is None:
             return page("<p>You are not signed in.</p>" + links())
-        body = f"<p>Signed in as <strong>{esc(user.email)}</strong>.</p>"
+        body = f"<p>Signed in as <strong>{esc(user.login_name)}</strong>.</p>"
         if purchase is None:
             body += "<p>No AWS Marketplace purchase for you yet.</p>" + links()
         else:

@@ -33,6 +33,10 @@ from .request import MAX_BODY, Request
 from .saasus import SaaSus, SaaSusError
 from .settings import Settings
 from .state import State, StateCodec, StateError, purchase_digest
+from .trace import begin as begin_trace
+from .trace import end as end_trace
+from .trace import follow as follow_trace
+from .trace import journey as traced_journey
 from .urls import STEP_PARAM, STEP_VALUE, Urls, join, safe_query
 
 __all__ = ["Flow", "Request", "Step"]
@@ -70,13 +74,7 @@ class Flow:
     ) -> None:
         self.settings, self._on_error = settings, on_error
         saasus = saasus or SaaSus(settings)
-        codec = StateCodec(
-            settings.signing_keys,
-            max_age=settings.state_ttl,
-            cookie_name=settings.cookie_name,
-            secure=settings.cookie_secure,
-            samesite=settings.cookie_samesite,
-        )
+        codec = StateCodec.for_settings(settings)
         self._codec, self._answers, self._urls = codec, Answers(settings), Urls(settings)
         guard = PurchaseGuard(settings.state_ttl)
         finish = Finish(saasus, codec, self._answers, self._urls, on_linked)
@@ -84,7 +82,9 @@ class Flow:
         self.arrival = Arrival(settings, saasus, codec, self._answers, self._urls)
         self.picker = Picker(settings, saasus, guard, self._answers, self._urls, returning)
         completion = Completion(saasus, required_roles=settings.required_roles)
-        self.link = Link(settings, completion, guard, codec, self._answers, self._urls, finish, returning)
+        self.link = Link(
+            settings, completion, guard, codec, self._answers, self._urls, finish, returning, self.picker.name_again
+        )
 
     @staticmethod
     def wants_body(step: Step) -> bool:
@@ -115,6 +115,13 @@ class Flow:
         calls again with the time ``waited`` so far.
         """
         started = time.perf_counter()
+        traced = begin_trace(step.value)  # every SaaSus call of this step carries one trace id
+        try:
+            return self._handle(step, request, waited, started)
+        finally:
+            end_trace(traced)
+
+    def _handle(self, step: Step, request: Request, waited: float, started: float) -> Response:
         state: State | None = None
         try:
             if step is Step.START:
@@ -127,8 +134,9 @@ class Flow:
                 response = self._answers.fail(ErrorCode.METHOD_NOT_ALLOWED, request, allow=ours)
             else:
                 # The posted page's own state, of this purchase: others may have been tossed in.
-                csrf = _one(request.form, "csrf_token") if step is Step.LINK and request.is_form else ""
-                state = self._codec.decode(request.cookie, ref=_ref(request), csrf=csrf)
+                csrf = request.one("csrf_token", form=True) if step is Step.LINK and request.is_form else ""
+                state = self._codec.decode(request.cookie, ref=request.one(PURCHASE_PARAM), csrf=csrf)
+                follow_trace(state.journey[:16])
                 response = self.picker(request, state) if step is Step.PICKER else self.link(request, state, waited)
         except StateError as exc:
             response = self._state_error(exc, step, request)
@@ -136,21 +144,21 @@ class Flow:
             response = self._answers.unavailable(exc, request)
         except Exception:  # the last line of defence: a page, never a bare 500
             logger.exception("saasus_mw: unexpected error in step %s", step.value)
-            response = self._answers.fail(ErrorCode.INTERNAL, request, retry=True)
+            response = self._answers.fail(ErrorCode.INTERNAL, request)
         if not response.wait:
             self._report(step, request, state, response, time.perf_counter() - started)
         return response
 
     def too_large(self, request: Request) -> Response:
         """The answer to a link POST whose body is over ``max_body`` (the adapters do not read it)."""
-        response = self._answers.fail(ErrorCode.BODY_TOO_LARGE, request, retry=True)
+        response = self._answers.fail(ErrorCode.BODY_TOO_LARGE, request)
         self._report(Step.LINK, request, None, response, 0.0)
         return response
 
     def _state_error(self, exc: StateError, step: Step, request: Request) -> Response:
         # Back button or a resubmitted form after success: say so, kindly; only for the
         # purchase the address names, whatever marker another site may have tossed in.
-        done = self._codec.is_done(request.cookie, _ref(request)) if exc.reason == "missing" else ""
+        done = self._codec.is_done(request.cookie, request.one(PURCHASE_PARAM)) if exc.reason == "missing" else ""
         if done and step is not Step.START:
             return self._answers.marked(request, done, self._urls.continue_(request.root_path))
         return self._answers.fail(_STATE_ERRORS[exc.reason], request)
@@ -167,7 +175,8 @@ class Flow:
             "saasus_mw_status": response.status,
             "saasus_mw_duration_ms": round(seconds * 1000, 1),
             # A digest, never the token: enough to follow one purchase through the logs.
-            "saasus_mw_journey": purchase_digest(token)[:16] if token else "",
+            # The journey the step followed (the arrival's token after repairs), else the token's.
+            "saasus_mw_journey": traced_journey() or (purchase_digest(token)[:16] if token else ""),
             **response.log,
         }
         failure = response.failure
@@ -176,6 +185,7 @@ class Flow:
             return
         fields["saasus_mw_error"] = failure.code.value
         fields["saasus_mw_saasus_error"] = failure.saasus_error
+        fields["saasus_mw_saasus_trace_id"] = failure.saasus_trace_id
         level = logging.WARNING if response.status >= 500 or failure.code is ErrorCode.LINK_REJECTED else logging.INFO
         logger.log(level, "saasus_mw: %s failed: %s", step.value, failure.code.value, extra=fields)
         if self._on_error is not None:
@@ -183,13 +193,3 @@ class Flow:
                 self._on_error(dataclasses.replace(failure, step=step.value))
             except Exception:  # a broken hook must not break the page
                 logger.exception("saasus_mw: on_error hook raised")
-
-
-def _one(fields: dict[str, list[str]], name: str) -> str:
-    values = fields.get(name, [])
-    return values[0] if len(values) == 1 else ""
-
-
-def _ref(request: Request) -> str:
-    """The purchase the picker's address names (state.ref), or "" for an address without one."""
-    return _one(request.query, PURCHASE_PARAM)

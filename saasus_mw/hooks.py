@@ -30,6 +30,8 @@ class Failure:
     status: int
     step: str  # "start" | "picker" | "link" | "not_allowed"
     saasus_error: str = ""  # "kind:status:type", e.g. "rejected:400:invalid_registration_token"
+    # SaaSus's X-Saasus-Trace-Id of the step's calls ("" when none was made): quote it to SaaSus support.
+    saasus_trace_id: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,3 +51,4 @@ class Linked:
     registration_token_hash: str  # SHA-256 hex of the registration token: matches saasus_mw_journey
     credentials: Credentials
     created: bool = False
+    sign_in_id: str = ""  # a sign-in-ID user's login name ("" for e-mail users, whose ``email`` is set)

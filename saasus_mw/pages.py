@@ -16,9 +16,12 @@ from .errors import ErrorCode
 from .hooks import Failure
 from .settings import Settings, origin_of
 
-__all__ = ["LANGUAGES", "Choice", "Pages", "Response"]
+__all__ = ["CONSOLE_URL", "LANGUAGES", "Choice", "Offer", "Pages", "Response"]
 
 LANGUAGES = ("en", "ja")
+# Where a buyer's AWS Marketplace subscriptions are listed, each with "Set up your account":
+# the way back in whenever this journey cannot go on (AWS Marketplace Buyer Guide, SaaS subscriptions).
+CONSOLE_URL = "https://console.aws.amazon.com/marketplace/home#/subscriptions"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,8 +42,40 @@ class Choice:
     name: str
     plan_id: str | None
     roles: tuple[str, ...]
-    detail: str = ""  # plan and role, as shown
+    detail: str = ""  # plan (its display name, never its id) and role, as shown
     reason: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Offer:
+    """What an error page offers: only the ways on that can work from where the buyer is.
+
+    ``retry`` and ``back`` both GET the page's own address (``href=""``), which after
+    the arrival is always the picker: "Try again" where a SaaSus call failed (a lost
+    purchase attempt is then confirmed, never repeated), "Back to the list" where the
+    choice or the form was refused. Never at the arrival, whose code is single-use:
+    there ``console`` leads back through AWS Marketplace ("Set up your account").
+    """
+
+    retry: bool = False
+    back: bool = False
+    console: bool = False
+    signup_url: str = ""  # create an account first (no tenant can take the purchase)
+    reason: str = ""  # why no tenant can take it, in the page's language (replaces the code's message)
+    home_url: str = ""  # the product's home page
+    support_url: str = ""  # SAASUS_MW_SUPPORT_URL
+    reference: str = ""  # what support finds the purchase by: its journey id, else the error code
+
+    @property
+    def next_step(self) -> str:
+        """The catalogue key of the sentence saying what helps now."""
+        if self.signup_url:
+            return "next_signup"
+        if self.retry:
+            return "next_retry"
+        if self.back:
+            return "next_back"
+        return "next_console" if self.console else "next_support"
 
 
 STATUS: dict[ErrorCode, int] = {
@@ -89,6 +124,7 @@ class Pages:
         self._env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
         self._catalogues = {language: _catalogue(language) for language in LANGUAGES}
         self._brand = {"product_name": settings.product_name, "logo_url": settings.logo_url}
+        self.support_url = settings.support_url
         templates = resources.files("saasus_mw").joinpath("templates")
         self._style = templates.joinpath("style.css").read_text("utf-8").replace("ACCENT", settings.accent_color)
         self._script = templates.joinpath("filter.js").read_text("utf-8")
@@ -130,82 +166,72 @@ class Pages:
         preselect: str = "",
         new_tenant: bool = False,
         new_tenant_name: str = "",
+        who: str = "",
+        problem: str = "",
         head: bool = False,
     ) -> Response:
+        """The picker; with ``problem`` (a catalogue key) the new-account name to fix, as a 400."""
+        t = self._catalogues[language]
         eligible = [c.id for c in choices if not c.reason]
         # One eligible tenant, or the one of an attempt to confirm, is preselected;
-        # with none, the new account (when offered) is.
+        # with none, the new account (when offered) is; a name to fix keeps it chosen.
         selected = preselect if preselect in eligible else (eligible[0] if len(eligible) == 1 else "")
-        new_selected = new_tenant and (bool(new_tenant_name) or not eligible)
+        new_selected = new_tenant and (bool(new_tenant_name) or not eligible or bool(problem))
         return self._render(
-            200,
+            400 if problem else 200,
             "picker.html",
             language,
             head,
             referrer="same-origin",
-            title=self._catalogues[language]["select_title"],
+            title=t["name_title"] if problem else t["select_title"],
             email=email,
+            who=who or email,
             choices=choices,
             selected="" if new_selected else selected,
             eligible=len(eligible),
             new_tenant=new_tenant,
             new_selected=new_selected,
             new_tenant_name=new_tenant_name,
-            problem="",
+            problem=t[problem] if problem else "",
             csrf_token=csrf_token,
             script=self._script,
         )
 
-    def name_problem(self, *, csrf_token: str, language: str, name: str, problem: str) -> Response:
-        """The new-account form again, with the buyer's input and what to fix (400)."""
-        t = self._catalogues[language]
-        return self._render(
-            400,
-            "picker.html",
-            language,
-            False,
-            referrer="same-origin",
-            title=t["name_title"],
+    def name_problem(self, *, csrf_token: str, language: str, name: str, problem: str, who: str = "") -> Response:
+        """The new-account form alone, with the buyer's input and what to fix (400): when the
+        picker's list cannot be had again. It offers no list, so it never sends one back to it."""
+        return self.picker(
             email="",
+            who=who,
             choices=[],
-            selected="",
-            eligible=0,
-            new_tenant=True,
-            new_selected=True,
-            new_tenant_name=name,
-            problem=t[problem],
             csrf_token=csrf_token,
-            script=self._script,
+            language=language,
+            new_tenant=True,
+            new_tenant_name=name,
+            problem=problem,
         )
 
-    def error(
-        self,
-        code: ErrorCode,
-        *,
-        language: str,
-        retry: bool = False,
-        signup_url: str = "",
-        reason: str = "",
-        journey: str = "",
-        head: bool = False,
-    ) -> Response:
+    def error(self, code: ErrorCode, offer: Offer, *, language: str, head: bool = False) -> Response:
+        """The failure page for ``code``, offering what ``offer`` says can work from there."""
         t = self._catalogues[language]
-        title, message, next_step = t["errors"][code.value]
-        if reason:  # no tenant can take it: why, and what will help
-            message = reason
-            next_step = "no_tenants_signup_help" if signup_url else "no_tenants_support"
+        title, message = t["errors"][code.value][:2]
         return self._render(
             STATUS[code],
             "error.html",
             language,
             head,
             title=title,
-            message=message,
-            next_step=t[next_step].format(journey=journey),
-            retry=retry,
-            signup_url=signup_url,
+            message=offer.reason or message,  # no tenant can take it: why
+            next_step=t[offer.next_step],
+            offer=offer,
+            console_url=CONSOLE_URL,
             code=code.value,
         )
+
+    def home_label(self, language: str) -> str:
+        """ "Go to <product>", or to the home page when the product has no name configured."""
+        t, name = self._catalogues[language], self._brand["product_name"]
+        return str(t["home_named"].format(product=name) if name else t["home_link"])
 
     def linked(self, continue_url: str, *, language: str, head: bool = False) -> Response:
         """This browser already completed the purchase (Back, reload, a resubmitted form)."""
@@ -252,6 +278,7 @@ class Pages:
 
     def _render(self, status: int, template: str, language: str, head: bool, **context: Any) -> Response:
         context.setdefault("script", "")
+        context.setdefault("home_label", self.home_label(language))
         referrer = context.setdefault("referrer", "no-referrer")
         body = (
             self._env.get_template(template)

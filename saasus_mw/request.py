@@ -78,6 +78,11 @@ class Request:
     def form(self) -> dict[str, list[str]]:
         return _parse(self.body.decode("latin-1"))
 
+    def one(self, name: str, *, form: bool = False) -> str:
+        """The value of a query (or form) field given exactly once, else ""."""
+        values = (self.form if form else self.query).get(name, [])
+        return values[0] if len(values) == 1 else ""
+
     @property
     def is_form(self) -> bool:
         """Whether the body is an HTML form's (the only kind the link step reads)."""

@@ -29,6 +29,7 @@ because each helper carries a defect (see the README, "SDK defects"):
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import dataclasses
 import enum
 import functools
@@ -49,14 +50,20 @@ from .redact import RedactRecords as _Redact
 from .redact import redact_secrets as _redact
 from .redact import without_userinfo
 from .settings import Settings
+from .trace import HEADER as TRACE_HEADER
+from .trace import current as current_trace
 
-__all__ = ["Created", "Credentials", "ErrorKind", "SaaSus", "SaaSusError", "Tenant", "UserInfo"]
+__all__ = ["PLANS_TTL", "Created", "Credentials", "ErrorKind", "SaaSus", "SaaSusError", "Tenant", "UserInfo"]
 
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 USER_AGENT = "saasus_mw"
 _IDS_PER_CALL = 100
+# Plans change rarely: their names are asked at most this often per process (seconds),
+# and after a failure not again for PLANS_RETRY (pickers then show no plan line).
+PLANS_TTL = 300.0
+PLANS_RETRY = 30.0
 
 
 class ErrorKind(str, enum.Enum):
@@ -91,6 +98,7 @@ _OPERATIONS = {
     "get_auth_info": _Operation("GET /auth/auth-info", ()),
     "verify_registration_token": _Operation("POST /awsmarketplace/registration-token/verify", (400,)),
     "get_customers": _Operation("GET /awsmarketplace/customers", ()),
+    "get_pricing_plans": _Operation("GET /pricing/plans", ()),
     # The read-only calls of `saasus-mw check --online` (SaaSus.read): their specs document only 500.
     "get_sign_in_settings": _Operation("GET /auth/sign-in-settings", ()),
     "get_settings": _Operation("GET /awsmarketplace/settings", ()),
@@ -108,6 +116,9 @@ class SaaSusError(Exception):
         self.status = status
         self.error_type = error_type  # SaaSus's own error "type"
         self.message = message  # SaaSus's own message, for logs; may be shown escaped
+        # SaaSus's X-Saasus-Trace-Id for the failed call (the one we sent, inherited,
+        # when no answer came): what SaaSus support needs to find it.
+        self.trace_id = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,9 +147,14 @@ class AuthInfo:
 @dataclasses.dataclass(frozen=True)
 class UserInfo:
     id: str
-    email: str  # "" for a sign-in-ID user (SaaSus, since 2026-04)
+    email: str  # "" for a sign-in-ID user
     tenants: tuple[Tenant, ...]
     sign_in_id: str = ""  # "" for an e-mail user
+
+    @property
+    def login_name(self) -> str:
+        """Who is signed in, as the buyer knows it: the e-mail address, or else the sign-in ID."""
+        return self.email or self.sign_in_id
 
 
 class _Signer:
@@ -183,6 +199,10 @@ class _SignedRequests:
         payload = json.dumps(body) if body is not None else ""
         headers = dict(headers or {})
         headers["Authorization"] = self.signer.authorization(method, url, payload)
+        step = current_trace()
+        if step is not None and step.id:  # SaaSus inherits it: every call of the step under one id
+            headers[TRACE_HEADER] = step.id
+            step.sent = True
         return super().request(  # type: ignore[misc]
             method, url, query_params, headers, post_params, body, _preload_content, _request_timeout or self.timeout
         )
@@ -215,12 +235,23 @@ def _sdk() -> Any:
         from saasus_sdk_python.src.awsmarketplace import exceptions as marketplace_exceptions  # noqa: PLC0415
         from saasus_sdk_python.src.awsmarketplace.api import aws_marketplace_api  # noqa: PLC0415
         from saasus_sdk_python.src.awsmarketplace.models import verify_registration_token_param  # noqa: PLC0415
+        from saasus_sdk_python.src.pricing import api_client as pricing_client  # noqa: PLC0415
+        from saasus_sdk_python.src.pricing import configuration as pricing_configuration  # noqa: PLC0415
+        from saasus_sdk_python.src.pricing import exceptions as pricing_exceptions  # noqa: PLC0415
+        from saasus_sdk_python.src.pricing.api import pricing_plans_api  # noqa: PLC0415
     return SimpleNamespace(
         AuthClient=type("_AuthClient", (_SignedRequests, auth_client.ApiClient), {}),
         MarketplaceClient=type("_MarketplaceClient", (_SignedRequests, marketplace_client.ApiClient), {}),
+        PricingClient=type("_PricingClient", (_SignedRequests, pricing_client.ApiClient), {}),
         AuthConfiguration=auth_configuration.Configuration,
         MarketplaceConfiguration=marketplace_configuration.Configuration,
-        api_exceptions=(auth_exceptions.ApiException, marketplace_exceptions.ApiException),
+        PricingConfiguration=pricing_configuration.Configuration,
+        api_exceptions=(
+            auth_exceptions.ApiException,
+            marketplace_exceptions.ApiException,
+            pricing_exceptions.ApiException,
+        ),
+        PricingPlansApi=pricing_plans_api.PricingPlansApi,
         CredentialApi=credential_api.CredentialApi,
         SaasUserApi=saas_user_api.SaasUserApi,
         UserInfoApi=user_info_api.UserInfoApi,
@@ -251,9 +282,14 @@ _REDACTED_LOGGERS = (
     "urllib3.contrib.emscripten.response",
     "saasus_sdk_python.src.auth.rest",
     "saasus_sdk_python.src.awsmarketplace.rest",
+    "saasus_sdk_python.src.pricing.rest",
     "saasus_mw.saasus",
 )
-for _name in ("saasus_sdk_python.src.auth.rest", "saasus_sdk_python.src.awsmarketplace.rest"):
+for _name in (
+    "saasus_sdk_python.src.auth.rest",
+    "saasus_sdk_python.src.awsmarketplace.rest",
+    "saasus_sdk_python.src.pricing.rest",
+):
     logging.getLogger(_name).addFilter(_DropBodies())
 for _name in _REDACTED_LOGGERS:
     logging.getLogger(_name).addFilter(_REDACT)
@@ -280,8 +316,12 @@ class SaaSus:
         self._marketplace = self._client(
             sdk.MarketplaceClient, sdk.MarketplaceConfiguration, settings, "/awsmarketplace", signer, retries
         )
-        # One pool for both APIs: they live on the same host.
+        # Same signing, timeout and retries for the Pricing API (plan names on the picker).
+        self._pricing = self._client(sdk.PricingClient, sdk.PricingConfiguration, settings, "/pricing", signer, retries)
+        # One pool for all APIs: they live on the same host.
         self._marketplace.rest_client.pool_manager = self._auth.rest_client.pool_manager
+        self._pricing.rest_client.pool_manager = self._auth.rest_client.pool_manager
+        self._plans = _PlanNames()
         # The calls a step runs alongside its own thread (threads start on first use).
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=settings.max_threads, thread_name_prefix="saasus_mw"
@@ -368,6 +408,24 @@ class SaaSus:
         batches = [tenant_ids[i : i + _IDS_PER_CALL] for i in range(0, len(tenant_ids), _IDS_PER_CALL)]
         return set().union(*self.together(*(functools.partial(batch, ids) for ids in batches)))
 
+    def plan_names(self) -> dict[str, str]:
+        """``GET /pricing/plans``: each plan's display name by its id, asked at most every PLANS_TTL seconds.
+
+        Never raises: when the names cannot be had (SaaSus down, the Pricing API not
+        used), the answer is empty for PLANS_RETRY seconds, and pickers show no plan.
+        """
+        return self._plans.get(self._ask_plan_names)
+
+    def plan_unknown(self) -> None:
+        """A tenant named a plan the cached names lack (one made since): ask again within PLANS_RETRY."""
+        self._plans.shorten()
+
+    def _ask_plan_names(self) -> dict[str, str]:
+        answer = _call(
+            self._sdk.PricingPlansApi(self._pricing).get_pricing_plans_with_http_info, _preload_content=False
+        )
+        return _call(_plan_names_from_json, answer.raw_data)
+
     def create_auth_credentials(self, credentials: Credentials) -> str:
         """``POST /auth/credentials`` (CreateAuthCredentials): a fresh temp code, valid 10 s.
 
@@ -405,7 +463,8 @@ class SaaSus:
         """
         if len(calls) <= 1 or _IN_POOL.active:
             return [_settled(call) for call in calls]
-        futures = [self._pool.submit(_in_pool, call) for call in calls[1:]]
+        # Each in a copy of this thread's context: the step's trace id goes along.
+        futures = [self._pool.submit(contextvars.copy_context().run, _in_pool, call) for call in calls[1:]]
         first = _settled(calls[0])
         return [first, *(future.result() for future in futures)]
 
@@ -473,6 +532,32 @@ def _date(headers: Any) -> float | None:
         return None
 
 
+class _PlanNames:
+    """Plan display names by id, per process, for a short time; thread-safe, never locked across a call."""
+
+    def __init__(self) -> None:
+        self._until, self._names = 0.0, dict[str, str]()
+        self._lock = threading.Lock()
+
+    def get(self, ask: Callable[[], dict[str, str]]) -> dict[str, str]:
+        with self._lock:
+            if time.monotonic() < self._until:
+                return self._names
+        # Two pickers missing the cache at once both ask: cheaper than making one wait.
+        try:
+            names, until = ask(), time.monotonic() + PLANS_TTL
+        except SaaSusError as exc:
+            logger.info("saasus_mw: plan names unavailable (%s); pickers show no plan for now", exc)
+            names, until = {}, time.monotonic() + PLANS_RETRY
+        with self._lock:
+            self._until, self._names = until, names
+        return names
+
+    def shorten(self) -> None:
+        with self._lock:
+            self._until = min(self._until, time.monotonic() + PLANS_RETRY)
+
+
 class _PoolThread(threading.local):
     active = False  # True in this client's pool threads: their own calls run inline
 
@@ -499,6 +584,7 @@ def _call(function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         return function(*args, **kwargs)
     except _sdk().api_exceptions as exc:
         error = _from_api_exception(exc, function)
+        error.trace_id = _text_or_empty((exc.headers or {}).get(TRACE_HEADER))
     except urllib3.exceptions.MaxRetryError as exc:
         if isinstance(exc.reason, urllib3.exceptions.ResponseError):  # a redirect: no SaaSus API sends one
             error = _unexpected(function, None)
@@ -510,6 +596,9 @@ def _call(function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         # Malformed JSON or a body that does not fit the SDK's models (pydantic's
         # ValidationError is a ValueError).
         error = SaaSusError(ErrorKind.BAD_RESPONSE)
+    step = current_trace()
+    if not error.trace_id and step is not None:  # no answer: SaaSus knows the call by the id we sent
+        error.trace_id = step.id
     # Raised outside the handlers: the SDK's and urllib3's exceptions carry the
     # URL (with the token or code), and are neither its cause nor its context.
     raise error from None
@@ -531,6 +620,16 @@ def _user_info_from_json(raw: bytes) -> UserInfo:
     # sign_in_id is required by the spec, but SaaSus answers from before sign-in IDs (2026-04) lack it.
     sign_in_id = _text(data.get("sign_in_id", ""))
     return UserInfo(id=_text(data["id"]), email=_text(data["email"]), tenants=tenants, sign_in_id=sign_in_id)
+
+
+def _plan_names_from_json(raw: bytes) -> dict[str, str]:
+    """``PricingPlans``: id -> display_name (its feature menus are none of the picker's business)."""
+    return {_text(p["id"]): _text(p["display_name"]) for p in json.loads(raw)["pricing_plans"]}
+
+
+def _text_or_empty(value: object) -> str:
+    """A header value as we may log it: printable ASCII, at most 100 characters, else ""."""
+    return value if isinstance(value, str) and value.isascii() and value.isprintable() and len(value) <= 100 else ""
 
 
 def _text(value: object) -> str:

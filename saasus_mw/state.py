@@ -31,7 +31,7 @@ import os
 import secrets
 import time
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -40,6 +40,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.datastructures import MultiDict
 from werkzeug.http import dump_cookie, parse_cookie
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 __all__ = [
     "LINKED",
@@ -134,6 +137,17 @@ class StateCodec:
 
     ``keys`` is oldest first; the last one encrypts, all of them decrypt (rotation).
     """
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> StateCodec:
+        """The codec the middleware uses: its keys, lifetime and cookie attributes."""
+        return cls(
+            settings.signing_keys,
+            max_age=settings.state_ttl,
+            cookie_name=settings.cookie_name,
+            secure=settings.cookie_secure,
+            samesite=settings.cookie_samesite,
+        )
 
     def __init__(self, keys: list[str], *, max_age: int, cookie_name: str, secure: bool, samesite: str = "Lax") -> None:
         if not keys or not all(keys):

@@ -237,6 +237,6 @@ def post_together(clients: list[httpx.Client], url: str, data: dict[str, str]) -
 
 
 def error_code(response: httpx.Response) -> str:
-    match = re.search(r"Reference: ([a-z_]+)", response.text)
+    match = re.search(r'data-error="([a-z_]+)"', response.text)
     assert match, response.text
     return match.group(1)

@@ -61,8 +61,8 @@ def arrive(page: object, product: str, standin: SaaSusStandIn, user: User) -> No
 
 def make_shopper(standin: SaaSusStandIn, email: str) -> User:
     tenants = [
-        Tenant(name="Acme Corporation", plan_id="plan-basic", roles=("admin",)),
-        Tenant(name="株式会社サンプル", plan_id="plan-pro", roles=("admin",)),
+        Tenant(name="Acme Corporation", plan_id=standin.add_plan("Basic").id, roles=("admin",)),
+        Tenant(name="株式会社サンプル", plan_id=standin.add_plan("Pro").id, roles=("admin",)),
         Tenant(name="サンプル物流株式会社", roles=("admin",)),
         Tenant(name="Globex Japan", completed_sign_up=False),
         Tenant(name="Initech", roles=("viewer",)),
@@ -89,7 +89,7 @@ def assert_accessible(page: object, what: str) -> None:
 @pytest.mark.parametrize(
     ("locale", "title", "submit", "done"),
     [
-        pytest.param("en-US", "Select Account", "Get started with this account", "purchase is linked", id="en"),
+        pytest.param("en-US", "Select an account", "Get started with this account", "purchase is linked", id="en"),
         pytest.param("ja-JP", "アカウントの選択", "このアカウントで利用を開始", "purchase is linked", id="ja"),
     ],
 )
@@ -264,8 +264,8 @@ def created_for(standin: SaaSusStandIn, user: User) -> list[str]:
 @pytest.mark.parametrize(
     ("locale", "name", "submit"),
     [
-        pytest.param("en-US", "Acme Research", "Get started with this account", id="en"),
-        pytest.param("ja-JP", "株式会社テスト 開発部", "このアカウントで利用を開始", id="ja"),
+        pytest.param("en-US", "Acme Research", "Create the account and continue", id="en"),
+        pytest.param("ja-JP", "株式会社テスト 開発部", "アカウントを作成して続ける", id="ja"),
     ],
 )
 def test_new_account_by_keyboard_only(
@@ -315,7 +315,7 @@ def test_a_missing_name_is_said_and_one_click_then_sends(
     arrive(page, product_new, standin, shopper)
     posts = posts_of(page)
     page.get_by_label("A new account").check()
-    page.get_by_role("button", name="Get started with this account").click()
+    page.get_by_role("button", name="Create the account and continue").click()
     # No name: said at once, announced and focused; nothing sent.
     problem = page.locator("#submit-problem")
     problem.wait_for(state="visible")
@@ -327,7 +327,7 @@ def test_a_missing_name_is_said_and_one_click_then_sends(
     # before its mouseup: the click was lost and nothing happened.
     page.get_by_label("Name of the new account").fill("Acme Labs")
     with page.expect_navigation(timeout=5000):
-        page.get_by_role("button", name="Get started with this account").click()
+        page.get_by_role("button", name="Create the account and continue").click()
     assert page.url == f"{product_new}/welcome", page.content()[-1500:]
     assert created_for(standin, shopper) == ["Acme Labs"] and standin.links == [] and len(posts) == 1
     context.close()

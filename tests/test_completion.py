@@ -273,7 +273,7 @@ def test_a_post_waiting_on_its_purchase_gives_up_after_a_bounded_wait(
         in_flight = slow.is_alive()
         slow.join()
     assert in_flight  # it gave up while the first POST was still working
-    assert waiting.status_code == 409 and error_code(waiting) == "in_progress" and "Reload" in waiting.text
+    assert waiting.status_code == 409 and error_code(waiting) == "in_progress" and "Try again" in waiting.text
     assert results["first"].status_code == 303 and _calls(standin, "link") == 1
 
 

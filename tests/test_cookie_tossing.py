@@ -136,7 +136,7 @@ def test_empty_chunks_and_a_tossed_marker_never_say_linked(
     page = _victim_arrives(browser, site, evil, standin, victim)
     text = page.locator("body").inner_text()  # type: ignore[attr-defined]
     assert "linked" not in text.lower() and victim.email in text  # the victim's own, unlinked purchase
-    assert page.locator("h1").inner_text() == "Select Account"  # type: ignore[attr-defined]
+    assert page.locator("h1").inner_text() == "Select an account"  # type: ignore[attr-defined]
     page.context.close()  # type: ignore[attr-defined]
 
 

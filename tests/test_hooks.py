@@ -77,7 +77,11 @@ def test_on_error_gets_a_stable_code(
         standin.inject("link", **fault)  # type: ignore[arg-type]
         pick(client, picker_url, buyer.tenants[0].id)
         client.get("/callback?saasus_mw=select", headers={"cookie": ""})
-    assert seen[0] == Failure(code=code, status=seen[0].status, step="link", saasus_error=saasus_error)
+    # SaaSus's trace id of the failed call: it inherited the one sent with the step's calls.
+    (sent,) = {c.headers["x-saasus-trace-id"] for c in standin.calls if c.endpoint == "link"}
+    assert seen[0] == Failure(
+        code=code, status=seen[0].status, step="link", saasus_error=saasus_error, saasus_trace_id=sent
+    )
 
 
 def test_one_log_line_per_step(

@@ -26,7 +26,7 @@ def mixed(standin: SaaSusStandIn) -> User:
     user = _user(
         standin,
         [
-            Tenant(name="Able", plan_id="plan-pro", roles=("admin",)),
+            Tenant(name="Able", plan_id=standin.add_plan("Pro").id, roles=("admin",)),
             Tenant(name="Linked Co", roles=("admin",)),
             Tenant(name="Half Signed", completed_sign_up=False, roles=("admin",)),
             Tenant(name="Viewer Inc", roles=("viewer",)),
@@ -65,7 +65,7 @@ def test_every_tenant_shown_with_why_it_cannot_be_chosen(adapter: Adapter, stand
         half: "Sign-up not completed",
         viewer: "Your role in this account cannot take purchases",
     }
-    assert "Plan: plan-pro" in page.text and "Your role: admin" in page.text
+    assert "Plan: Pro" in page.text and "Your role: admin" in page.text
     assert form.selected == able  # the only eligible one, still to be confirmed
     assert "Confirm that this account" in page.text
 
@@ -150,7 +150,7 @@ def test_language(
         page = client.get(picker_url)
         error = client.get("/callback", params={"code": "x", "registration_token": "y"})
     assert f'<html lang="{expected}">' in page.text and f'<html lang="{expected}">' in error.text
-    title = {"en": "Select Account", "ja": "アカウントの選択"}[expected]
+    title = {"en": "Select an account", "ja": "アカウントの選択"}[expected]
     assert f"<h1>{title}</h1>" in page.text
     assert ("このアカウントで利用を開始" in page.text) == (expected == "ja")
     assert ("このリンクは無効です" in error.text) == (expected == "ja")

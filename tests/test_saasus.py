@@ -316,7 +316,11 @@ def test_refusals_follow_the_spec() -> None:
     from saasus_mw.saasus import _OPERATIONS
 
     operations: dict[str, tuple[str, dict[str, Any]]] = {}
-    for name, prefix in (("authapi.yml", "/auth"), ("awsmarketplaceapi.yml", "/awsmarketplace")):
+    for name, prefix in (
+        ("authapi.yml", "/auth"),
+        ("awsmarketplaceapi.yml", "/awsmarketplace"),
+        ("pricingapi.yml", "/pricing"),
+    ):
         spec = yaml.safe_load((SPEC_DIR / name).read_text(encoding="utf-8"))
         for path, methods in spec["paths"].items():
             for method, operation in methods.items():

@@ -576,7 +576,7 @@ def test_a_base_url_without_v1_is_a_configuration_fault_not_the_buyers(
     with caplog.at_level(logging.INFO), adapter.connect(make_settings(standin, saasus_base_url=standin.url)) as client:
         response = client.get("/callback", params=params)
     assert response.status_code == 502 and error_code(response) == "saasus_unavailable"
-    assert "Try again" in response.text
+    assert "Set up your account" in response.text  # at the arrival: back through AWS Marketplace
     (error,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert error.name == "saasus_mw.saasus" and "SAASUS_BASE_URL" in error.getMessage()
     assert f"(now {standin.url};" in error.getMessage() and "registration-token/verify" in error.getMessage()

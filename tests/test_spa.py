@@ -88,7 +88,10 @@ def deployment(standin: SaaSusStandIn) -> Iterator[Deployment]:
 def add_buyer(standin: SaaSusStandIn) -> User:
     return standin.add_user(
         email=f"spa-{uuid.uuid4().hex[:8]}@example.com",
-        tenants=[Tenant(name="Acme Corporation", plan_id="plan-basic"), Tenant(name="株式会社サンプル")],
+        tenants=[
+            Tenant(name="Acme Corporation", plan_id=standin.add_plan("Basic").id),
+            Tenant(name="株式会社サンプル"),
+        ],
     )
 
 
@@ -264,7 +267,7 @@ def test_api_credentials_and_userinfo(deployment: Deployment, standin: SaaSusSta
         assert user.status_code == 200 and user.headers["cache-control"] == "no-store"
         assert user.json()["email"] == buyer.email
         assert [t["name"] for t in user.json()["tenants"]] == ["Acme Corporation", "株式会社サンプル"]
-        assert user.json()["tenants"][0]["plan_id"] == "plan-basic"
+        assert user.json()["tenants"][0]["plan_id"] == buyer.tenants[0].plan_id
 
 
 def test_api_refusals_are_json_errors(deployment: Deployment, standin: SaaSusStandIn) -> None:

@@ -203,9 +203,13 @@ def test_tokens_are_jwt_shaped_and_sized(standin: SaaSusStandIn, client: httpx.C
 
 
 def test_userinfo(standin: SaaSusStandIn, client: httpx.Client) -> None:
+    pro = standin.add_plan("Pro")
     user = standin.add_user(
         "buyer@example.com",
-        [Tenant("Acme"), Tenant("Globex", completed_sign_up=False, roles=("user",), plan_id="plan-1")],
+        [
+            Tenant("Acme"),
+            Tenant("Globex", completed_sign_up=False, roles=("user",), plan_id=pro.id),
+        ],
     )
     session = login(standin, client, user)
     r = call(client, "GET", f"{standin.base_url}/auth/userinfo?token={session.id_token}")
@@ -215,7 +219,7 @@ def test_userinfo(standin: SaaSusStandIn, client: httpx.Client) -> None:
     acme, globex = info["tenants"]
     assert acme["id"] == user.tenants[0].id and "plan_id" not in acme
     assert acme["envs"][0]["roles"] == [{"role_name": "admin", "display_name": "Admin"}]
-    assert (globex["completed_sign_up"], globex["plan_id"]) == (False, "plan-1")
+    assert (globex["completed_sign_up"], globex["plan_id"]) == (False, pro.id)
     for token in (session.access_token, "garbage"):
         bad = call(client, "GET", f"{standin.base_url}/auth/userinfo?token={token}")
         assert bad.status_code == 401 and bad.json()["type"] == "invalid_token"
@@ -594,7 +598,9 @@ def test_everything_served_conforms_to_the_openapi_spec(standin: SaaSusStandIn, 
         "buyer@example.com",
         [
             Tenant("Acme"),
-            Tenant("株式会社サンプル", completed_sign_up=False, plan_id="plan-1", roles=("admin", "user")),
+            Tenant(
+                "株式会社サンプル", completed_sign_up=False, plan_id=standin.add_plan("Pro").id, roles=("admin", "user")
+            ),
         ],
     )
     other = standin.add_user("other@example.com", ["Other"])
@@ -676,8 +682,9 @@ def test_sdk_deserialises_stand_in_answers(standin: SaaSusStandIn) -> None:
 
         return Signing
 
+    plan = standin.add_plan("Pro")
     user = standin.add_user(
-        "buyer@example.com", [Tenant("Acme"), Tenant("株式会社サンプル", plan_id="plan-1", roles=("admin", "user"))]
+        "buyer@example.com", [Tenant("Acme"), Tenant("株式会社サンプル", plan_id=plan.id, roles=("admin", "user"))]
     )
     code, reg_token = standin.issue_code(user), standin.issue_registration_token()
     with (
@@ -688,7 +695,7 @@ def test_sdk_deserialises_stand_in_answers(standin: SaaSusStandIn) -> None:
         assert creds.id_token and creds.access_token and creds.refresh_token
         info = UserInfoApi(auth).get_user_info(token=creds.id_token)
         assert info.email == user.email and [t.name for t in info.tenants] == ["Acme", "株式会社サンプル"]
-        assert info.tenants[0].plan_id is None and info.tenants[1].plan_id == "plan-1"
+        assert info.tenants[0].plan_id is None and info.tenants[1].plan_id == plan.id
         assert [r.role_name for r in info.tenants[1].envs[0].roles] == ["admin", "user"]
         AwsMarketplaceApi(market).verify_registration_token(VerifyRegistrationTokenParam(registration_token=reg_token))
         SaasUserApi(auth).link_aws_marketplace(

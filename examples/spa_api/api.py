@@ -86,6 +86,7 @@ def userinfo(response: Response, authorization: Annotated[str, Header()] = "") -
     return {
         "id": user.id,
         "email": user.email,
+        "sign_in_id": user.sign_in_id,  # a sign-in-ID user's login name; their email is ""
         "tenants": [{"id": t.id, "name": t.name, "plan_id": t.plan_id, "roles": list(t.roles)} for t in user.tenants],
     }
 

@@ -16,6 +16,7 @@ from ..request import Request
 from ..saasus import ErrorKind, SaaSus, SaaSusError
 from ..settings import Settings
 from ..state import REF_LENGTH, State, StateCodec, StateError, StateTooLarge, purchase_digest
+from ..trace import follow as follow_trace
 from ..urls import Urls, join, loopback
 from .answers import Answers
 
@@ -35,15 +36,19 @@ class Arrival:
     def __init__(self, settings: Settings, saasus: SaaSus, codec: StateCodec, answers: Answers, urls: Urls) -> None:
         self._secure_cookies = settings.cookie_secure  # which browsers drop on plain http
         self._saasus, self._codec, self._answers, self._urls = saasus, codec, answers, urls
+        self._told_plus = False  # the unencoded "+" is logged once per process, not per buyer
 
     def __call__(self, request: Request) -> Response:
         codes, tokens = request.query.get("code", []), request.query.get("registration_token", [])
+        if len(tokens) == 1 and " " in tokens[0]:
+            tokens = [self._restore_plus(tokens[0])]
         if len(codes) != 1 or len(tokens) != 1 or not _UUID.match(codes[0]) or not _TOKEN.match(tokens[0]):
             return self._answers.fail(ErrorCode.BAD_REQUEST, request)
         if request.head:
             # Link previewers and probes: the single-use code must survive them.
             return self._answers.pages.empty()
         code, registration_token = codes[0], tokens[0]
+        follow_trace(purchase_digest(registration_token)[:16])
         self._warn_if_insecure(request)
         root = request.root_path
         ref = purchase_digest(registration_token)[:REF_LENGTH]
@@ -89,6 +94,20 @@ class Arrival:
     def _picker(self, root: str, ref: str) -> str:
         """The picker, naming the purchase: of several states in a browser, this arrival's is used."""
         return join(self._urls.picker(root), f"{PURCHASE_PARAM}={ref}")
+
+    def _restore_plus(self, token: str) -> str:
+        """A "+" that arrived as a space: the callback URL was built without URL-encoding the token.
+
+        No valid token contains a space (the spec's tokens are base64, which has "+"), so
+        restoring them is safe; anything still wrong is refused as before.
+        """
+        if not self._told_plus:
+            self._told_plus = True
+            logger.info(
+                "saasus_mw: a registration_token arrived with spaces for '+': the URL that led here did not "
+                "URL-encode it (%%2B); restored. Said once per process."
+            )
+        return token.replace(" ", "+")
 
     def _warn_if_insecure(self, request: Request) -> None:
         if self._secure_cookies and request.scheme == "http" and not loopback(request.host):

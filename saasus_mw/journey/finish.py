@@ -66,7 +66,11 @@ class Finish:
                 code = self._saasus.create_auth_credentials(credentials)
             except SaaSusError as exc:
                 # Linked all the same: never shown as a failed purchase.
-                logger.warning("saasus_mw: the purchase has its tenant, but the sign-in hand-off failed (%s)", exc)
+                logger.warning(
+                    "saasus_mw: the purchase has its tenant, but the sign-in hand-off failed (%s; SaaSus trace %s)",
+                    exc,
+                    exc.trace_id or "-",
+                )
                 pages, language = self._answers.pages, self._answers.language(request)
                 page = pages.handoff_failed(self._urls.continue_(root), language=language)
                 headers = [*page.headers, *(("set-cookie", c) for c in cookies)]
@@ -82,6 +86,7 @@ class Finish:
             tenant_name=done.tenant_name,
             user_id=user.id,
             email=user.email,
+            sign_in_id=user.sign_in_id,
             registration_token_hash=purchase_digest(state.registration_token),
             credentials=_credentials(state),
             created=done.created,

@@ -11,6 +11,7 @@ import dataclasses
 import hmac
 import logging
 import unicodedata
+from collections.abc import Callable
 
 from ..completion import Completed, Completion, PurchaseGuard, Refused, SessionOver, Spent, Unanswered
 from ..errors import ErrorCode
@@ -43,8 +44,10 @@ class Link:
         urls: Urls,
         finish: Finish,
         returning: Returning,
+        name_again: Callable[[Request, State, str, str], Response],
     ) -> None:
         self._allow_new_tenant = settings.allow_new_tenant
+        self._name_again = name_again  # the picker again, with the name to fix (Picker.name_again)
         self._completion, self._guard, self._codec = completion, guard, codec
         self._answers, self._urls, self._finish, self._returning = answers, urls, finish, returning
         # How long a POST waits for another one of its purchase: that one may look, act
@@ -55,36 +58,31 @@ class Link:
         fail = self._answers.fail
         # Second lines behind the token: browsers say where a POST came from.
         if request.sec_fetch_site not in (None, "same-origin", "none") or not same_origin(request.origin, request.host):
-            return fail(ErrorCode.CSRF_FAILED, request, retry=True)
+            return fail(ErrorCode.CSRF_FAILED, request)
         if not request.is_form:
-            return fail(ErrorCode.BAD_REQUEST, request, retry=True)
+            return fail(ErrorCode.BAD_REQUEST, request)
         form = request.form
         csrf = form.get("csrf_token", [""])
         if len(csrf) != 1 or not hmac.compare_digest(csrf[0].encode(), state.csrf_token.encode()):
-            return fail(ErrorCode.CSRF_FAILED, request, retry=True)
+            return fail(ErrorCode.CSRF_FAILED, request)
         if state.returning:  # nothing to choose: "Continue" signs the returning buyer in
             return self._returning.proceed(request, state)
         tenant_ids, names = form.get("tenant_id", [""]), form.get("new_tenant_name", [])
         if len(tenant_ids) != 1 or len(names) > 1:
-            return fail(ErrorCode.BAD_REQUEST, request, retry=True)
+            return fail(ErrorCode.BAD_REQUEST, request)
         # The radio button is the choice: a name typed, then abandoned for an existing
         # tenant, still travels without JavaScript (CSS only hides its field).
         tenant_id = tenant_ids[0]
         new = None if tenant_id or not names else names[0]
         if not tenant_id and new is None:
-            return fail(ErrorCode.BAD_REQUEST, request, retry=True)
+            return fail(ErrorCode.BAD_REQUEST, request)
         if not tenant_id:
             if not self._allow_new_tenant:  # refused before any SaaSus call: nothing is created
-                return fail(ErrorCode.TENANT_NOT_ALLOWED, request, retry=True)
+                return fail(ErrorCode.TENANT_NOT_ALLOWED, request)
             problem = _name_problem(new or "")
             if problem:
-                page = self._answers.pages.name_problem(
-                    csrf_token=state.csrf_token,
-                    language=self._answers.language(request),
-                    name=new or "",
-                    problem=problem,
-                )
-                failure = Failure(code=ErrorCode.BAD_REQUEST, status=page.status, step="")
+                page = self._name_again(request, state, new or "", problem)
+                failure = page.failure or Failure(code=ErrorCode.BAD_REQUEST, status=page.status, step="")
                 return dataclasses.replace(page, failure=failure)
 
         # One request per purchase at a time: a double click's second POST waits
@@ -92,7 +90,7 @@ class Link:
         if not self._guard.enter(state.journey):
             if waited < self.wait_limit:
                 return Response(0, [], wait=WAIT_STEP)
-            return fail(ErrorCode.IN_PROGRESS, request, retry=True)
+            return fail(ErrorCode.IN_PROGRESS, request)
         try:
             record = self._guard.completed(state.journey)
             outcome = self._attempt(request, state, tenant_id, new) if record is None else None
@@ -138,7 +136,7 @@ class Link:
                 return response
             return dataclasses.replace(response, headers=[*response.headers, *(("set-cookie", c) for c in cookies)])
         if isinstance(result, Refused):
-            return self._answers.fail(result.code, request, retry=True, saasus_error=result.error)
+            return self._answers.fail(result.code, request, saasus_error=result.error)
         if isinstance(result, Spent):
             return self._returning.after_look(request, state, result.user)
         self._guard.complete(state.journey, result, state)

@@ -1,16 +1,16 @@
 """The picker: ``GET /callback?saasus_mw=select``, which of the buyer's tenants takes the purchase.
 
 Who is signed in, each tenant with why it cannot take the purchase (already linked,
-sign-up unfinished, role), and, when none can, why, with the way forward.
+sign-up unfinished, role) and its plan's name, and, when none can, why, with the way forward.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..completion import PurchaseGuard, ineligible
+from ..completion import PurchaseGuard, Record, ineligible
 from ..errors import ErrorCode
-from ..pages import Choice, Response
+from ..pages import Choice, Offer, Response
 from ..request import Request
 from ..saasus import ErrorKind, SaaSus, SaaSusError, Tenant
 from ..settings import Settings
@@ -50,16 +50,35 @@ class Picker:
         record = self._guard.completed(state.journey)
         if record is not None and not state.returning:  # completed: a GET never signs anyone in again
             return self._returning.completed(request, state, record)
-        user, unused = self._saasus.settle(
-            lambda: self._saasus.user_info(state.id_token),
-            lambda: self._saasus.registration_token_is_unused(state.registration_token),
+        return self._page(request, state, record)
+
+    def name_again(self, request: Request, state: State, name: str, problem: str) -> Response:
+        """The picker again (a 400) with the new account's name to fix: who is signed in, the
+        intro and the list stay. When SaaSus cannot say them now, the name form alone."""
+        try:
+            return self._page(request, state, self._guard.completed(state.journey), name, problem)
+        except SaaSusError:
+            pages = self._answers.pages
+            return pages.name_problem(
+                csrf_token=state.csrf_token, language=self._answers.language(request), name=name, problem=problem
+            )
+
+    def _page(
+        self, request: Request, state: State, record: Record | None, name: str = "", problem: str = ""
+    ) -> Response:
+        saasus = self._saasus
+        # The plan names come from a per-process cache, or in the same round trip.
+        user, unused, plans = saasus.settle(
+            lambda: saasus.user_info(state.id_token),
+            lambda: saasus.registration_token_is_unused(state.registration_token),
+            saasus.plan_names,
         )
         if isinstance(user, SaaSusError) and user.kind in (ErrorKind.REJECTED, ErrorKind.DENIED):
             return self._answers.fail(ErrorCode.STATE_EXPIRED, request)  # the ID token expired or was revoked
         for result in (user, unused):
             if isinstance(result, SaaSusError):
                 raise result
-        linked = self._saasus.linked_tenants([t.id for t in user.tenants])
+        linked = saasus.linked_tenants([t.id for t in user.tenants])
         # An attempt whose answer was lost may have spent the token: its next POST confirms.
         if state.returning or (not unused and not (state.attempted_tenant or state.attempted_name)):
             return self._returning.spent(request, state, user, linked, record)
@@ -70,30 +89,33 @@ class Picker:
         tenants = sorted(user.tenants, key=lambda t: (t.name.casefold(), t.id))
         reasons = [ineligible(t, linked, self._required_roles) for t in tenants]
         if all(reasons) and not self._allow_new_tenant:
-            return self._answers.fail(
-                ErrorCode.NO_TENANTS,
-                request,
-                signup_url=self._urls.signup(request.root_path),
-                reason=text[_NO_TENANT_REASONS.get(frozenset(reasons), "no_tenants_mixed")],
-                journey=state.journey[:16],
-            )
+            reason = text[_NO_TENANT_REASONS.get(frozenset(reasons), "no_tenants_mixed")]
+            offer = Offer(signup_url=self._urls.signup(request.root_path), reason=reason)
+            return self._answers.fail(ErrorCode.NO_TENANTS, request, offer=offer)
+        plans = plans if isinstance(plans, dict) else {}
+        if any(t.plan_id and t.plan_id not in plans for t in tenants):
+            saasus.plan_unknown()  # shown without its plan now; with it within PLANS_RETRY
         choices = [
-            Choice(t.id, t.name, t.plan_id, t.roles, _detail(t, text), text[reason] if reason else "")
+            Choice(t.id, t.name, t.plan_id, t.roles, _detail(t, text, plans), text[reason] if reason else "")
             for t, reason in zip(tenants, reasons, strict=True)
         ]
         return self._answers.pages.picker(
             email=user.email,
+            who=user.login_name,
             choices=choices,
             csrf_token=state.csrf_token,
             language=language,
             preselect=state.attempted_tenant,
             new_tenant=self._allow_new_tenant,
-            new_tenant_name=state.attempted_name,
+            new_tenant_name=name or state.attempted_name,
+            problem=problem,
         )
 
 
-def _detail(tenant: Tenant, text: dict[str, Any]) -> str:
-    parts = [text["plan"].format(plan=tenant.plan_id)] if tenant.plan_id else []
+def _detail(tenant: Tenant, text: dict[str, Any], plans: dict[str, str]) -> str:
+    """Plan and role as shown: the plan's display name, or no plan at all - never its id."""
+    plan = plans.get(tenant.plan_id or "")
+    parts = [text["plan"].format(plan=plan)] if plan else []
     if tenant.roles:
         parts.append(text["role"].format(roles=", ".join(tenant.roles)))
     return " · ".join(parts)

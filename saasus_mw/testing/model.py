@@ -27,6 +27,13 @@ class Tenant:
     roles: tuple[str, ...] = ("admin",)
 
     def __post_init__(self) -> None:
+        if self.plan_id is not None:  # SaaSus's plan ids are UUIDs: a name here would hide a raw-id bug
+            try:
+                uuid.UUID(self.plan_id)
+            except (TypeError, ValueError, AttributeError):
+                raise ValueError(
+                    f"plan_id must be a plan's UUID (standin.add_plan(display_name).id), got {self.plan_id!r}"
+                ) from None
         # A bare string would silently become a tuple of characters.
         if isinstance(self.roles, str) or not all(isinstance(r, str) for r in self.roles):
             raise TypeError("roles must be a sequence of role names, e.g. ('admin',)")

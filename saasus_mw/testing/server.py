@@ -8,6 +8,7 @@ import logging
 import socket
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs
@@ -153,6 +154,9 @@ class Handler(BaseHTTPRequestHandler):
         if call is not None:
             call.status, call.response_body = answer.status, answer.body
         self.send_response(answer.status)
+        # Every SaaSus answer names its trace; one sent with the request is inherited.
+        sent = call.headers.get("x-saasus-trace-id") if call is not None else None
+        self.send_header("X-Saasus-Trace-Id", sent or str(uuid.uuid4()))
         if answer.body:
             self.send_header("Content-Type", answer.content_type)
         if answer.location is not None:

@@ -69,7 +69,7 @@
       if (error.status === 401) store.clear(); // expired or revoked: sign in again
       throw error;
     }
-    say("Signed in as " + user.email);
+    say("Signed in as " + (user.email || user.sign_in_id));
     const items = user.tenants.map((tenant) => {
       const item = document.createElement("li");
       item.textContent = tenant.name;
