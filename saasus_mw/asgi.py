@@ -23,7 +23,16 @@ __all__ = ["MarketplaceMiddleware"]
 
 # The request headers the core reads; the rest are never looked at.
 _HEADERS = frozenset(
-    {"cookie", "content-type", "content-length", "host", "origin", "sec-fetch-site", "accept-language"}
+    {
+        "cookie",
+        "content-type",
+        "content-length",
+        "host",
+        "origin",
+        "sec-fetch-site",
+        "accept-language",
+        "accept-encoding",
+    }
 )
 
 

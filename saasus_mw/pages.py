@@ -1,9 +1,11 @@
-"""Rendering: the pages the middleware serves, in English or Japanese, and the headers they all carry."""
+"""Rendering: the pages the middleware serves, in English or Japanese, the headers they all carry,
+and how they travel (gzip when the browser takes it; HEAD without a body)."""
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import gzip
 import hashlib
 import json
 from collections.abc import Sequence
@@ -12,13 +14,19 @@ from typing import Any
 
 import jinja2
 
+from . import csrf
 from .errors import ErrorCode
 from .hooks import Failure
 from .settings import Settings, origin_of
 
-__all__ = ["LANGUAGES", "Choice", "Pages", "Response"]
+__all__ = ["LANGUAGES", "Choice", "Pages", "Response", "delivered"]
 
 LANGUAGES = ("en", "ja")
+# Below one packet, compression saves no round trip; every page we render is above it.
+GZIP_MIN = 1400
+# Level 1: a 1,000-tenant picker (231 KB) goes in 36 KB for ~1 ms of CPU; level 6 saves
+# 3 KB more for twice the CPU, and ~5 times the CPU on text that hardly compresses.
+GZIP_LEVEL = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,7 +160,8 @@ class Pages:
             new_selected=new_selected,
             new_tenant_name=new_tenant_name,
             problem="",
-            csrf_token=csrf_token,
+            # Masked afresh on every page: the page is compressed and reflects text others chose.
+            csrf_token=csrf.mask(csrf_token),
             script=self._script,
         )
 
@@ -174,7 +183,7 @@ class Pages:
             new_selected=True,
             new_tenant_name=name,
             problem=t[problem],
-            csrf_token=csrf_token,
+            csrf_token=csrf.mask(csrf_token),
             script=self._script,
         )
 
@@ -252,3 +261,22 @@ class Pages:
         if referrer != "no-referrer":
             headers = [("referrer-policy", referrer) if name == "referrer-policy" else (name, v) for name, v in headers]
         return Response(status, headers, b"" if head else body)
+
+
+def delivered(response: Response, *, gzip_ok: bool, head: bool) -> Response:
+    """The response as it goes on the wire: gzip when the browser takes it, no body for HEAD.
+
+    Every page large enough to compress says ``Vary: Accept-Encoding``, compressed or not;
+    Content-Length is the length of what is sent, or for HEAD of what GET would send.
+    Safe to compress: no page carries a secret as itself (:mod:`saasus_mw.csrf`).
+    """
+    body = response.body
+    if len(body) < GZIP_MIN:
+        return dataclasses.replace(response, body=b"") if head and body else response
+    headers = [*response.headers, ("vary", "accept-encoding")]
+    if gzip_ok:
+        body = gzip.compress(body, GZIP_LEVEL, mtime=0)
+        length = str(len(body))
+        headers = [(n, length if n == "content-length" else v) for n, v in headers]
+        headers.append(("content-encoding", "gzip"))
+    return dataclasses.replace(response, headers=headers, body=b"" if head else body)

@@ -15,7 +15,11 @@ __all__ = ["Answers", "describe"]
 
 
 class Answers:
-    """:class:`Pages` for one request: its language, HEAD without a body, failures described."""
+    """:class:`Pages` for one request: its language, failures described.
+
+    Pages come whole, HEAD or not: the router drops the body of a HEAD after compressing
+    (:func:`~saasus_mw.pages.delivered`), so HEAD and GET carry the same headers.
+    """
 
     def __init__(self, settings: Settings, pages: Pages | None = None) -> None:
         self.pages = pages or Pages(settings)
@@ -44,7 +48,6 @@ class Answers:
             signup_url=signup_url,
             reason=reason,
             journey=journey,
-            head=request.head,
         )
         if allow:
             response.headers.append(("allow", allow))
@@ -58,7 +61,7 @@ class Answers:
 
     def linked(self, request: Request, continue_url: str) -> Response:
         """This browser already completed the purchase (Back, reload, a resubmitted form)."""
-        return self.pages.linked(continue_url, language=self.language(request), head=request.head)
+        return self.pages.linked(continue_url, language=self.language(request))
 
 
 def describe(error: SaaSusError | None) -> str:

@@ -12,6 +12,7 @@ import hmac
 import logging
 import unicodedata
 
+from .. import csrf as masking
 from ..completion import Completed, Completion, PurchaseGuard, Refused, SessionOver, Unanswered
 from ..errors import ErrorCode
 from ..hooks import Failure
@@ -58,7 +59,7 @@ class Link:
             return fail(ErrorCode.BAD_REQUEST, request, retry=True)
         form = request.form
         csrf = form.get("csrf_token", [""])
-        if len(csrf) != 1 or not hmac.compare_digest(csrf[0].encode(), state.csrf_token.encode()):
+        if len(csrf) != 1 or not masking.matches(csrf[0], state.csrf_token):  # each page masks it afresh
             return fail(ErrorCode.CSRF_FAILED, request, retry=True)
         tenant_ids, names = form.get("tenant_id", [""]), form.get("new_tenant_name", [])
         if len(tenant_ids) != 1 or len(names) > 1:
