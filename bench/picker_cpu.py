@@ -99,6 +99,10 @@ class PrebuiltSaaSus:
 
     together = settle
 
+    def begin(self, call: Any) -> Any:
+        result = call()
+        return lambda: result
+
 
 _REQUEST_FIELDS = {f.name for f in dataclasses.fields(Request)}
 

@@ -439,6 +439,14 @@ class SaaSus:
         first = _settled(calls[0])
         return [first, *(future.result() for future in futures)]
 
+    def begin(self, call: Callable[[], Any]) -> Callable[[], Any]:
+        """Start one call now, alongside whatever the caller does next; the function returned waits
+        for its result, or the SaaSusError it raised. Nobody need wait: an unwanted call just ends."""
+        if _IN_POOL.active:  # a full pool must never wait on itself: run it now
+            result = _settled(call)
+            return lambda: result
+        return self._pool.submit(_in_pool, call).result
+
     def together(self, *calls: Callable[[], Any]) -> list[Any]:
         """Run independent calls of one step at once; their results in order, or the first failure raised."""
         results = self.settle(*calls)

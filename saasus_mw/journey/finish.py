@@ -20,6 +20,7 @@ from ..saasus import SaaSus, SaaSusError, UserInfo
 from ..state import State, StateCodec, purchase_digest
 from ..urls import Urls, join
 from .answers import Answers
+from .handoff import EarlyCode, EarlySignIn
 
 __all__ = ["Finish"]
 
@@ -37,8 +38,11 @@ class Finish:
     ) -> None:
         self._saasus, self._codec, self._answers, self._urls = saasus, codec, answers, urls
         self._on_linked = on_linked
+        self.early = EarlySignIn(saasus, urls)  # the link step asks for the sign-in code as it starts
 
-    def __call__(self, request: Request, state: State, done: Completed, *, first: bool) -> Response:
+    def __call__(
+        self, request: Request, state: State, done: Completed, *, first: bool, early: EarlyCode | None = None
+    ) -> Response:
         event = ("created" if done.created else "linked") if first else "already linked"
         log = {"saasus_mw_event": event, "saasus_mw_tenant_id": done.tenant_id}
         root = request.root_path
@@ -53,7 +57,7 @@ class Finish:
             destination = self._urls.success(root)
         if not destination:
             try:
-                code = self._saasus.create_auth_credentials(credentials)
+                code = (early and early.code()) or self._saasus.create_auth_credentials(credentials)
             except SaaSusError as exc:
                 # Linked all the same: never shown as a failed purchase.
                 logger.warning("saasus_mw: the purchase is linked, but the sign-in hand-off failed (%s)", exc)

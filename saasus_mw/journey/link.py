@@ -90,10 +90,14 @@ class Link:
             if waited < self.wait_limit:
                 return Response(0, [], wait=WAIT_STEP)
             return fail(ErrorCode.IN_PROGRESS, request, retry=True)
+        early = None
         try:
             done = self._guard.completed(state.journey)
             first = done is None
             if done is None:
+                # The sign-in code needs only the buyer's tokens: asked for now, alongside the
+                # purchase's own calls; handed over only if the purchase completes.
+                early = self._finish.early(request, state)
                 outcome = self._attempt(request, state, tenant_id, new)
                 if isinstance(outcome, Response):
                     return outcome
@@ -101,7 +105,7 @@ class Link:
         finally:
             self._guard.leave(state.journey)
         # Signing in (a SaaSus call) needs the guard no more.
-        return self._finish(request, state, done, first=first)
+        return self._finish(request, state, done, first=first, early=early)
 
     def _attempt(self, request: Request, state: State, tenant_id: str, new: str | None) -> Completed | Response:
         """Complete the purchase, with the guard held: its tenant, or the page to show."""
