@@ -7,10 +7,11 @@ import base64
 import dataclasses
 import gzip
 import hashlib
+import html
 import json
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
 
@@ -39,9 +40,11 @@ class Response:
     wait: float = 0.0  # not an answer yet: wait this long (outside any worker thread), then ask again
 
 
-@dataclasses.dataclass(frozen=True)
-class Choice:
-    """A tenant as the picker shows it; ``reason`` is empty when it can take the purchase."""
+class Choice(NamedTuple):
+    """A tenant as the picker shows it; ``reason`` is empty when it can take the purchase.
+
+    A NamedTuple: some pickers build 1,000, and it costs half a frozen dataclass.
+    """
 
     id: str
     name: str
@@ -154,6 +157,7 @@ class Pages:
             title=self._catalogues[language]["select_title"],
             email=email,
             choices=choices,
+            rows=_rows(choices, "" if new_selected else selected),
             selected="" if new_selected else selected,
             eligible=len(eligible),
             new_tenant=new_tenant,
@@ -177,6 +181,7 @@ class Pages:
             title=t["name_title"],
             email="",
             choices=[],
+            rows="",
             selected="",
             eligible=0,
             new_tenant=True,
@@ -261,6 +266,35 @@ class Pages:
         if referrer != "no-referrer":
             headers = [("referrer-policy", referrer) if name == "referrer-policy" else (name, v) for name, v in headers]
         return Response(status, headers, b"" if head else body)
+
+
+def _rows(choices: Sequence[Choice], selected: str) -> str:
+    """The picker's ``<li>`` of every choice, as HTML, rendered with one f-string per row.
+
+    Some users are in 1,000 tenants: the template loop spent ~5 µs per row on Jinja's
+    attribute lookups, tests and Markup objects; this spends ~1 µs and writes what the
+    loop wrote, every value escaped (html.escape: a plain str, which formats much
+    faster than markupsafe's Markup; it writes &quot; and &#x27; where Jinja wrote &#34; and &#39;).
+    """
+    once: dict[str, str] = {}  # details and reasons repeat from row to row: each is escaped once
+
+    def escape_once(text: str) -> str:
+        value = once.get(text)
+        if value is None:
+            value = once[text] = html.escape(text)
+        return value
+
+    escape = html.escape
+    rows = []
+    for i, c in enumerate(choices, 1):
+        state = f' disabled aria-describedby="r{i}"' if c.reason else " checked" if c.id == selected else ""
+        detail = f'<span class="meta">{escape_once(c.detail)}</span>' if c.detail else ""
+        reason = f'<span class="reason" id="r{i}">{escape_once(c.reason)}</span>' if c.reason else ""
+        rows.append(
+            f'\n<li><input type="radio" name="tenant_id" id="t{i}" value="{escape(c.id)}"{state} required>'
+            f'<label for="t{i}">{escape(c.name)}{detail}</label>{reason}</li>'
+        )
+    return "".join(rows)  # every value in it escaped just above: the template writes it as it is
 
 
 def delivered(response: Response, *, gzip_ok: bool, head: bool) -> Response:

@@ -12,7 +12,7 @@ from ..completion import Completed, PurchaseGuard, ineligible
 from ..errors import ErrorCode
 from ..pages import Choice, Response
 from ..request import Request
-from ..saasus import ErrorKind, SaaSus, SaaSusError, Tenant
+from ..saasus import ErrorKind, SaaSus, SaaSusError
 from ..settings import Settings
 from ..state import State
 from ..urls import Urls
@@ -77,8 +77,10 @@ class Picker:
                 reason=text[_NO_TENANT_REASONS.get(frozenset(reasons), "no_tenants_mixed")],
                 journey=state.journey[:16],
             )
+        # A few distinct plan and role pairs among many tenants: each detail is written once.
+        details = {key: _detail(*key, text) for key in {(t.plan_id, t.roles) for t in tenants}}
         choices = [
-            Choice(t.id, t.name, t.plan_id, t.roles, _detail(t, text), text[reason] if reason else "")
+            Choice(t.id, t.name, t.plan_id, t.roles, details[t.plan_id, t.roles], text[reason] if reason else "")
             for t, reason in zip(tenants, reasons, strict=True)
         ]
         return self._answers.pages.picker(
@@ -92,8 +94,8 @@ class Picker:
         )
 
 
-def _detail(tenant: Tenant, text: dict[str, Any]) -> str:
-    parts = [text["plan"].format(plan=tenant.plan_id)] if tenant.plan_id else []
-    if tenant.roles:
-        parts.append(text["role"].format(roles=", ".join(tenant.roles)))
+def _detail(plan_id: str | None, roles: tuple[str, ...], text: dict[str, Any]) -> str:
+    parts = [text["plan"].format(plan=plan_id)] if plan_id else []
+    if roles:
+        parts.append(text["role"].format(roles=", ".join(roles)))
     return " · ".join(parts)
