@@ -43,7 +43,7 @@ import warnings
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any, NamedTuple, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from .hooks import Credentials
 from .settings import Settings
@@ -385,13 +385,11 @@ class SaaSus:
 
     def linked_tenants(self, tenant_ids: list[str]) -> set[str]:
         """``GET /awsmarketplace/customers``: which of these tenants already have a Marketplace customer."""
-        api = self._sdk.AwsMarketplaceApi(self._marketplace)
+        raw = _RawGet(self._marketplace)
 
         def batch(ids: list[str]) -> set[str]:
-            # The raw answer, read as strictly as the SDK's Customers model would: skipping
-            # its pydantic models (and a second validation of the ids) halves each call's CPU.
-            answer = _call(api.get_customers_with_http_info, tenant_ids=ids, _preload_content=False)
-            return _call(_customer_tenants_from_json, answer.raw_data)
+            query = "&".join("tenant_ids=" + quote(i, safe="") for i in ids)
+            return _call(_customer_tenants_from_json, _call(raw.get_customers, f"/customers?{query}"))
 
         # tenant_ids=a&tenant_ids=b...: batches keep each URL far below server limits
         # (~8 KB), and all of them are asked at once.
@@ -478,6 +476,24 @@ class SaaSus:
         except (TypeError, ValueError):
             server_time = None
         return AuthInfo(callback_url=_call(_text, answer.data.callback_url), server_time=server_time)
+
+
+class _RawGet:
+    """A GET through the SDK's own ApiClient (our signing, its timeout, its errors), without the
+    generated operation around it: for /customers, ten calls of 100 ids for a user in 1,000
+    tenants, that operation validated and serialised every id and built models for the answer,
+    a quarter of each call's CPU. Methods are named as the operations they stand for: _call
+    classifies their answers by that name."""
+
+    def __init__(self, api_client: Any) -> None:
+        self.api_client = api_client  # _unexpected names its base URL
+
+    def get_customers(self, path_and_query: str) -> bytes:
+        client = self.api_client
+        headers = {**client.default_headers, "Accept": "application/json"}  # as the generated code sends
+        url = client.configuration.host + path_and_query
+        data: bytes = client.request("GET", url, headers=headers, _preload_content=False).data
+        return data
 
 
 class _PoolThread(threading.local):
