@@ -285,15 +285,20 @@ def _rows(choices: Sequence[Choice], selected: str) -> str:
             value = once[text] = html.escape(text)
         return value
 
-    escape = html.escape
+    # Names and ids escaped in one call each, split again on a character escaping leaves
+    # alone; if a value holds that character itself, the pieces do not add up: one by one.
+    names = html.escape("\0".join(c.name for c in choices)).split("\0")
+    ids = html.escape("\0".join(c.id for c in choices)).split("\0")
+    if len(names) != len(choices) or len(ids) != len(choices):
+        names, ids = [html.escape(c.name) for c in choices], [html.escape(c.id) for c in choices]
     rows = []
-    for i, c in enumerate(choices, 1):
+    for i, (c, name, value) in enumerate(zip(choices, names, ids, strict=True), 1):
         state = f' disabled aria-describedby="r{i}"' if c.reason else " checked" if c.id == selected else ""
         detail = f'<span class="meta">{escape_once(c.detail)}</span>' if c.detail else ""
         reason = f'<span class="reason" id="r{i}">{escape_once(c.reason)}</span>' if c.reason else ""
         rows.append(
-            f'\n<li><input type="radio" name="tenant_id" id="t{i}" value="{escape(c.id)}"{state} required>'
-            f'<label for="t{i}">{escape(c.name)}{detail}</label>{reason}</li>'
+            f'\n<li><input type="radio" name="tenant_id" id="t{i}" value="{value}"{state} required>'
+            f'<label for="t{i}">{name}{detail}</label>{reason}</li>'
         )
     return "".join(rows)  # every value in it escaped just above: the template writes it as it is
 

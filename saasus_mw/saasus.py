@@ -53,6 +53,7 @@ __all__ = ["Created", "Credentials", "ErrorKind", "SaaSus", "SaaSusError", "Tena
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")  # RFC 3986: never percent-encoded
 USER_AGENT = "saasus_mw"
 _IDS_PER_CALL = 100
 
@@ -388,7 +389,9 @@ class SaaSus:
         raw = _RawGet(self._marketplace)
 
         def batch(ids: list[str]) -> set[str]:
-            query = "&".join("tenant_ids=" + quote(i, safe="") for i in ids)
+            # SaaSus's ids are UUIDs, which need no percent-encoding: checked for all at once.
+            safe = _UNRESERVED.fullmatch("".join(ids)) is not None
+            query = "&".join("tenant_ids=" + (i if safe else quote(i, safe="")) for i in ids)
             return _call(_customer_tenants_from_json, _call(raw.get_customers, f"/customers?{query}"))
 
         # tenant_ids=a&tenant_ids=b...: batches keep each URL far below server limits
