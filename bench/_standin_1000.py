@@ -4,7 +4,7 @@ Run as its own process so that the CPU it spends answering (a 477 KB userinfo) i
 counted as the middleware's. Prints one JSON line, ``{"base_url", "journeys": [[code,
 registration_token], ...]}``, then serves until its stdin closes.
 
-    python bench/_standin_1000.py 120
+    python bench/_standin_1000.py 120 [tenants]
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ TENANTS = 1000
 
 def main() -> None:
     journeys = int(sys.argv[1])
+    tenants = int(sys.argv[2]) if len(sys.argv) > 2 else TENANTS
     from bench.picker_cpu import japanese_name  # noqa: PLC0415 - after sys.path is set
 
     rng = random.Random(6)  # noqa: S311 - reproducible test data, not secrets
     with SaaSusStandIn(saas_id=SAAS_ID, api_key=API_KEY, secret_key=SECRET) as standin:
         user = standin.add_user(
             email="many@example.com",
-            tenants=[Tenant(japanese_name(rng), plan_id="plan-basic") for _ in range(TENANTS)],
+            tenants=[Tenant(japanese_name(rng), plan_id="plan-basic") for _ in range(tenants)],
         )
         pairs = [[standin.issue_code(user), standin.issue_registration_token()] for _ in range(journeys)]
         print(json.dumps({"base_url": standin.base_url, "journeys": pairs}), flush=True)

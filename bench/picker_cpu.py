@@ -212,14 +212,16 @@ def journey_cpu(repeats: int, warmup: int) -> tuple[dict[str, list[float]], list
 BROWSER_ENCODINGS = "gzip, deflate, br, zstd"  # what Chromium sends
 
 
-def in_all_cpu(journeys: int, warmup: int) -> tuple[dict[str, list[float]], dict[str, int], list[str]]:
+def in_all_cpu(
+    journeys: int, warmup: int, tenants: int = TENANTS
+) -> tuple[dict[str, list[float]], dict[str, int], list[str]]:
     """CPU seconds of this process per picker, real client against the stand-in's own process.
 
     Each journey's state is asked for its picker twice, interleaved: as a browser asks
     (gzip) and without Accept-Encoding. Also the page's size, plain and gzipped.
     """
     child = subprocess.Popen(  # noqa: S603 - our own script, run by this Python
-        [sys.executable, str(ROOT / "bench" / "_standin_1000.py"), str(journeys + warmup)],
+        [sys.executable, str(ROOT / "bench" / "_standin_1000.py"), str(journeys + warmup), str(tenants)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -348,6 +350,18 @@ def run(smoke: bool = False) -> list[Row]:
                 f"{sizes['identity'] // 1024} KB / {sizes['gzip'] // 1024} KB",
             ),
         ]
+    one, one_sizes, one_problems = in_all_cpu(*((3, 1) if smoke else (61, 5)), tenants=1)
+    if one_problems:
+        rows.append(Row(SCENARIO, "one-tenant picker in all completes", one_problems[0], "all", False))
+    else:
+        rows.append(
+            Row(
+                SCENARIO,
+                "picker in all, 1 tenant: plain / gzipped (page: bytes plain / gzipped)",
+                f"{median(one['identity']) * 1e3:.2f} / {median(one['gzip']) * 1e3:.2f} ms"
+                f" ({one_sizes['identity']:,} / {one_sizes['gzip']:,} B)",
+            )
+        )
     whole, only, size = sdk_userinfo_cpu(sdk_calls)
     rows += [
         Row(SCENARIO, f"SDK: SaaSus.user_info whole call, CPU ({size // 1024} KB answer)", f"{whole * 1e3:.2f} ms"),
