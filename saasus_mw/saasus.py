@@ -209,7 +209,6 @@ def _sdk() -> Any:
         from saasus_sdk_python.src.awsmarketplace import configuration as marketplace_configuration  # noqa: PLC0415
         from saasus_sdk_python.src.awsmarketplace import exceptions as marketplace_exceptions  # noqa: PLC0415
         from saasus_sdk_python.src.awsmarketplace.api import aws_marketplace_api  # noqa: PLC0415
-        from saasus_sdk_python.src.awsmarketplace.models import verify_registration_token_param  # noqa: PLC0415
     return SimpleNamespace(
         AuthClient=type("_AuthClient", (_SignedRequests, auth_client.ApiClient), {}),
         MarketplaceClient=type("_MarketplaceClient", (_SignedRequests, marketplace_client.ApiClient), {}),
@@ -223,7 +222,6 @@ def _sdk() -> Any:
         ConfirmSignUpWithAwsMarketplaceParam=confirm_sign_up_with_aws_marketplace_param.ConfirmSignUpWithAwsMarketplaceParam,
         CredentialsParam=credentials.Credentials,
         LinkAwsMarketplaceParam=link_aws_marketplace_param.LinkAwsMarketplaceParam,
-        VerifyRegistrationTokenParam=verify_registration_token_param.VerifyRegistrationTokenParam,
     )
 
 
@@ -375,9 +373,8 @@ class SaaSus:
 
     def registration_token_is_unused(self, registration_token: str) -> bool:
         """``POST /awsmarketplace/registration-token/verify``: False once it has been used (or never existed)."""
-        param = self._sdk.VerifyRegistrationTokenParam(registration_token=registration_token)
-        try:
-            _call(self._sdk.AwsMarketplaceApi(self._marketplace).verify_registration_token, param)
+        try:  # every callback, picker and POST asks: without the generated operation (_Raw)
+            _call(_Raw(self._marketplace).verify_registration_token, registration_token)
         except SaaSusError as exc:
             if exc.kind is ErrorKind.REJECTED:
                 return False
@@ -386,7 +383,7 @@ class SaaSus:
 
     def linked_tenants(self, tenant_ids: list[str]) -> set[str]:
         """``GET /awsmarketplace/customers``: which of these tenants already have a Marketplace customer."""
-        raw = _RawGet(self._marketplace)
+        raw = _Raw(self._marketplace)
 
         def batch(ids: list[str]) -> set[str]:
             # SaaSus's ids are UUIDs, which need no percent-encoding: checked for all at once.
@@ -481,12 +478,12 @@ class SaaSus:
         return AuthInfo(callback_url=_call(_text, answer.data.callback_url), server_time=server_time)
 
 
-class _RawGet:
-    """A GET through the SDK's own ApiClient (our signing, its timeout, its errors), without the
-    generated operation around it: for /customers, ten calls of 100 ids for a user in 1,000
-    tenants, that operation validated and serialised every id and built models for the answer,
-    a quarter of each call's CPU. Methods are named as the operations they stand for: _call
-    classifies their answers by that name."""
+class _Raw:
+    """Requests through the SDK's own ApiClient (our signing, its timeout, its errors), without
+    the generated operation around them: for /customers, ten calls of 100 ids for a user in
+    1,000 tenants, that operation validated and serialised every id and built models for the
+    answer, a quarter of each call's CPU. Each method sends what the generated one would, and
+    is named as that operation: _call classifies its answers by that name."""
 
     def __init__(self, api_client: Any) -> None:
         self.api_client = api_client  # _unexpected names its base URL
@@ -497,6 +494,12 @@ class _RawGet:
         url = client.configuration.host + path_and_query
         data: bytes = client.request("GET", url, headers=headers, _preload_content=False).data
         return data
+
+    def verify_registration_token(self, registration_token: str) -> None:
+        client = self.api_client
+        headers = {**client.default_headers, "Accept": "application/json", "Content-Type": "application/json"}
+        url = client.configuration.host + "/registration-token/verify"
+        client.request("POST", url, headers=headers, body={"registration_token": registration_token})
 
 
 class _PoolThread(threading.local):
