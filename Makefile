@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-one test-all test-lowest test-wheel lint fuzz bench screenshots clean
+.PHONY: demo test test-one test-all test-lowest test-wheel test-peers lint fuzz bench screenshots clean
 
 # Every supported Python that is installed (pyenv here); `make test-all PYTHONS="3.10 3.13"` for some.
 PYTHONS ?= 3.10 3.11 3.12 3.13
@@ -83,6 +83,12 @@ test-wheel: $(BIN)/.installed
 	    && $(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider -q tests/test_journey.py; \
 	    status=$$?; rm -rf $$unpacked; exit $$status
 
+# starlette's, Flask's and uvicorn's own test suites (their sdists, at the versions in .venv), run
+# plain and with every app their clients build wrapped by the middleware; fails on any test whose
+# outcome differs (.ci/peers/run.py; exceptions by name in .ci/peers/exceptions.toml). A few minutes.
+test-peers: $(BIN)/.installed
+	$(BIN)/python .ci/peers/run.py
+
 bench: $(BIN)/.installed  # every performance target, side by side; about 90 s
 	$(BIN)/python -m bench
 
@@ -93,4 +99,4 @@ screenshots: $(BIN)/.installed  # the README's picker screenshots, from the brow
 	SAASUS_MW_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/test_browser.py -k buyer_journey
 
 clean:
-	rm -rf $(VENV) .venv-3.* $(LOWEST) $(WHEEL_VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) .venv-3.* .venv-peers $(LOWEST) $(WHEEL_VENV) build dist *.egg-info .pytest_cache

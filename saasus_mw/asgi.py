@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import TYPE_CHECKING, Any
+import inspect
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import anyio.to_thread
@@ -12,13 +13,31 @@ import anyio.to_thread
 from .middleware import Middleware
 
 if TYPE_CHECKING:  # the ASGI types as the ecosystem shares them; annotations only, nothing imported at run time
-    from asgiref.typing import ASGI3Application, ASGIApplication, HTTPScope, Scope  # noqa: F401 - one in a string
+    from asgiref.typing import ASGI3Application, ASGIApplication, HTTPScope, Scope
     from asgiref.typing import ASGIReceiveCallable as Receive
     from asgiref.typing import ASGISendCallable as Send
 
     from .pages import Response
 
 __all__ = ["MarketplaceMiddleware"]
+
+
+def is_double_callable(app: object) -> bool:
+    """Whether ``app`` is an ASGI2 ("double callable") app, told apart the way servers do.
+
+    A class with ``__await__`` is ASGI3 (starlette's ``HTTPEndpoint`` and
+    ``WebSocketEndpoint``: built with scope, receive and send, then awaited), as
+    uvicorn and starlette's TestClient have it; asgiref takes every class for
+    ASGI2. Everything else as asgiref tells it (its hints, coroutine functions,
+    ``__call__``): where uvicorn's auto-detection guesses otherwise (a bound
+    async method, a ``functools.partial``), its ASGI2 guess fails and ASGI3 is right.
+    """
+    # Imported here: it loads asyncio (~60 ms), which a WSGI-only host never needs.
+    from asgiref.compatibility import is_double_callable as asgiref_says  # noqa: PLC0415
+
+    if inspect.isclass(app) and hasattr(app, "__await__"):
+        return False
+    return bool(asgiref_says(app))  # type: ignore[no-untyped-call]
 
 
 # The request headers the core reads; the rest are never looked at.
@@ -53,12 +72,13 @@ class MarketplaceMiddleware(Middleware["ASGI3Application"]):
     """
 
     def __init__(self, app: ASGIApplication, **options: Any) -> None:
-        # Imported here: it loads asyncio (~60 ms), which a WSGI-only host never needs.
-        from asgiref.compatibility import guarantee_single_callable  # noqa: PLC0415
+        from asgiref.compatibility import double_to_single_callable  # noqa: PLC0415 - see is_double_callable
 
-        # Once, here, and not per request: an ASGI3 app comes back as it is,
+        # Once, here, and not per request: an ASGI3 app is kept as it is,
         # an ASGI2 one wrapped so it is called as scope, receive, send.
-        super().__init__(guarantee_single_callable(app), **options)  # type: ignore[no-untyped-call]
+        if is_double_callable(app):
+            app = double_to_single_callable(app)  # type: ignore[no-untyped-call]
+        super().__init__(cast("ASGI3Application", app), **options)
 
     @functools.cached_property
     def _limiter(self) -> anyio.CapacityLimiter:
@@ -69,10 +89,11 @@ class MarketplaceMiddleware(Middleware["ASGI3Application"]):
         # The hot path, for every request: the type (lifespan scopes have no path)
         # and one substring test. It stays this small because a coroutine's frame
         # is allocated on every call: the exact checks live in _intercept.
+        # The app's return value goes back to the server as it came: one that
+        # breaks the spec by returning something is the server's to notice.
         if scope["type"] == "http" and self._path in scope["path"]:
-            await self._intercept(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+            return await self._intercept(scope, receive, send)
+        return await self.app(scope, receive, send)
 
     async def _intercept(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
         """An http request whose path contains the callback path: ours, or passed on."""
@@ -82,8 +103,7 @@ class MarketplaceMiddleware(Middleware["ASGI3Application"]):
             path = path[len(root_path) :]
         flow = self._flow
         if flow is None or path != self._path:
-            await self.app(scope, receive, send)
-            return
+            return await self.app(scope, receive, send)
         headers: dict[str, str] = {}
         for key, value in scope["headers"]:
             name = key.decode("latin-1").lower()
@@ -100,8 +120,7 @@ class MarketplaceMiddleware(Middleware["ASGI3Application"]):
         )
         step = flow.step(request)
         if step is None:
-            await self.app(scope, receive, send)
-            return
+            return await self.app(scope, receive, send)
         if flow.wants_body(step):
             body = await _read_body(receive, headers.get("content-length"), flow.max_body)
             if body is None:

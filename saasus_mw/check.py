@@ -2,25 +2,32 @@
 
 It reads the configuration exactly as the middleware would (keyword arguments
 aside: the environment, then the TOML file named by ``SAASUS_MW_CONFIG``), runs
-the middleware's own rules, adds what suits a local test but not production,
-and with ``online`` makes one signed, read-only call to SaaSus.
+the middleware's own rules, adds what suits a local test but not production
+(and typos in variable names), and with ``online`` makes signed, read-only calls
+to SaaSus: the connection (keys, clock), then the listing readiness - what the
+SaaSus API tells about the listing review's criteria and the integration test.
+Every line says what to do; nothing else is printed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import difflib
 import email.utils
+import logging
 import re
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import urllib3
 
+from .redact import without_userinfo
 from .saasus import ErrorKind, SaaSus, SaaSusError
-from .settings import CONFIG_FILE_VAR, FIELDS, KEY_HINT, ConfigError, Settings, _read_toml, parse_fields
+from .settings import CONFIG_FILE_VAR, FIELDS, KEY_HINT, ConfigError, Settings, cautions, parse_fields
 
 __all__ = ["Finding", "check"]
 
@@ -30,7 +37,7 @@ Level = Literal["error", "warning", "info"]
 _STRONG_KEY_LENGTH = 32
 _MIN_DISTINCT_CHARACTERS = 10
 _VARIABLES = {CONFIG_FILE_VAR, *(field.env for field in FIELDS.values())}
-_REQUIRED = ("saasus_saas_id", "saasus_api_key", "saasus_secret_key")
+_OTHER_VARIABLES = {"SAASUS_MW_APP"}  # entry.APP_VAR: read by the zero-code entry points, not by Settings
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # SAASUSSIGV1 signs the minute, and SaaSus accepts about one minute either side.
 _CLOCK_LIMIT = 60
@@ -42,12 +49,18 @@ class Finding:
     level: Level
     message: str  # never contains a secret value
     variable: str | None = None  # the setting to change, when there is one
+    section: str = "configuration"  # or "connection" (--online), "listing" (--online: listing readiness)
 
 
 def check(environ: Mapping[str, str], *, online: bool = False) -> list[Finding]:
-    """Every problem with the configuration in ``environ``; ``online`` adds one signed SaaSus call."""
+    """Every problem with the configuration in ``environ``; ``online`` adds signed, read-only SaaSus calls:
+    the connection (keys, clock) and the listing readiness (what SaaSus knows of the listing)."""
     settings, values, findings = _load(environ)
+    findings += _unknown_variable_findings(environ)
     findings += _secret_key_findings(values) + _path_findings(values) + _transport_findings(values)
+    findings += _fingerprint_findings(settings)
+    findings += _base_url_findings(values)
+    support = _support_finding(values)
     if values.get("enabled") is False:
         message = "SAASUS_MW_ENABLED is false: everything passes through, nothing is linked"
         findings.append(Finding("warning", message, "SAASUS_MW_ENABLED"))
@@ -57,49 +70,51 @@ def check(environ: Mapping[str, str], *, online: bool = False) -> list[Finding]:
         elif not settings.saasus_saas_id:  # disabled and without credentials: nothing to prove
             findings.append(Finding("warning", "--online: skipped, no SaaSus credentials are configured"))
         else:
-            findings += _online_findings(settings)
+            # The support URL is one of the listing's criteria: reported there.
+            return findings + _online_findings(settings, support)
+    if support is not None and support.level != "info":
+        findings.append(dataclasses.replace(support, section="configuration"))
     return findings
 
 
 def _load(environ: Mapping[str, str]) -> tuple[Settings | None, dict[str, Any], list[Finding]]:
-    """Parse every field on its own (Settings.load stops at the first problem), then load as the middleware does."""
+    """Every problem and caution the middleware's own rules find (settings.parse_fields and cautions), then
+    Settings.load itself, for whatever rule only it applies: check and middleware can never disagree."""
     values, problems = parse_fields(environ)
-    reported = {str(p) for p in problems}
     findings = [Finding("error", str(p), _variable_in(str(p))) for p in problems]
-    # The rules across fields live in Settings.load alone: ask it, so that
-    # check and middleware can never disagree. Its warnings become findings.
-    # Fields already reported are stood in for, so the other rules still speak.
-    environ, overrides = (environ, {}) if not problems else _without_problems(environ, values)
+    cautions_ = cautions(values)
+    findings += [Finding("warning", c, _variable_in(c)) for c in cautions_]
+    if problems:
+        return None, values, findings
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            settings: Settings | None = Settings.load(environ, **overrides)
+            settings: Settings | None = Settings.load(environ)
         except ConfigError as exc:
             settings = None
-            if str(exc) not in reported:
-                findings.append(Finding("error", str(exc), _variable_in(str(exc))))
-    findings += [Finding("warning", str(w.message), _variable_in(str(w.message))) for w in caught]
-    return (None if problems else settings), values, findings
+            findings += [Finding("error", str(p), _variable_in(str(p))) for p in exc.problems]
+    findings += [Finding("warning", m, _variable_in(m)) for w in caught if (m := str(w.message)) not in cautions_]
+    return settings, values, findings
 
 
-def _without_problems(environ: Mapping[str, str], values: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
-    """The environment and keyword arguments for Settings.load with every reported problem stood in for.
-
-    The TOML file's known keys become keyword arguments (so a typo in it is not
-    raised again), unless the environment sets them; broken fields take their defaults.
-    """
-    try:
-        file_values = _read_toml(environ.get(CONFIG_FILE_VAR, ""))
-    except ConfigError:
-        file_values = {}
-    overrides = {k: v for k, v in file_values.items() if k in FIELDS and FIELDS[k].env not in environ}
-    for name, field in FIELDS.items():
-        if name not in values:
-            overrides[name] = field.default
-    for name in _REQUIRED:  # str() of an empty SecretStr is "" too
-        if not str(overrides.get(name) or values.get(name) or ""):
-            overrides[name] = "stand-in"
-    return {k: v for k, v in environ.items() if k != CONFIG_FILE_VAR}, overrides
+def _unknown_variable_findings(environ: Mapping[str, str]) -> list[Finding]:
+    """``SAASUS_MW_*`` variables that are no setting: a typo leaves the setting it meant at its default."""
+    prefix = "SAASUS_MW_"
+    known = sorted(_VARIABLES | _OTHER_VARIABLES)
+    # The names after the prefix are compared: the shared prefix would make any two names look alike.
+    suffixes = [name[len(prefix) :] for name in known if name.startswith(prefix)]
+    findings: list[Finding] = []
+    for name in sorted(n for n in environ if n.upper().startswith(prefix) and n not in known):
+        close = difflib.get_close_matches(name[len(prefix) :].upper(), suffixes, n=1)
+        if close:
+            meant = prefix + close[0]
+            case = " (names are case-sensitive)" if meant == name.upper() else ""
+            hint = f"did you mean {meant}?{case}"
+        else:
+            hint = "see the configuration table in the README for the names"
+        message = f"{name} is set, but saasus_mw has no such setting, so it changes nothing - {hint}"
+        findings.append(Finding("warning", message, name))
+    return findings
 
 
 def _secret_key_findings(values: Mapping[str, Any]) -> list[Finding]:
@@ -123,6 +138,21 @@ def _secret_key_findings(values: Mapping[str, Any]) -> list[Finding]:
     return findings
 
 
+def _fingerprint_findings(settings: Settings | None) -> list[Finding]:
+    """Which keys seal and open states, by fingerprint (never the keys): every worker must print the same."""
+    if settings is None or not settings.enabled:
+        return []
+    from .state import key_fingerprint  # noqa: PLC0415 - loads the cipher
+
+    (label, key), *older = settings.state_keys
+    findings = [Finding("info", f"state key {key_fingerprint(key)}: {label}, seals new states")]
+    findings += [Finding("info", f"state key {key_fingerprint(key)}: {label}") for label, key in older]
+    if any(fallback.get_secret_value() == key for fallback in settings.secret_key_fallbacks):
+        message = "SAASUS_MW_SECRET_KEY_FALLBACKS lists the current SAASUS_MW_SECRET_KEY: list only older keys"
+        findings.append(Finding("warning", message, "SAASUS_MW_SECRET_KEY_FALLBACKS"))
+    return findings
+
+
 def _is_repetition(text: str) -> bool:
     """True for "abcabcabc…": a string that is its own rotation is a repeated unit."""
     return text in (text + text)[1:-1]
@@ -139,9 +169,6 @@ def _path_findings(values: Mapping[str, Any]) -> list[Finding]:
         findings.append(Finding("warning", message, variable))
     if "%" in path:
         message = f"{variable} contains %: servers compare the decoded path, so write it decoded"
-        findings.append(Finding("warning", message, variable))
-    if not path.isascii():
-        message = f"{variable} is not ASCII: WSGI servers pass PATH_INFO as latin-1, so it would never match there"
         findings.append(Finding("warning", message, variable))
     if "//" in path or any(segment in (".", "..") for segment in path.split("/")):
         message = f"{variable} is not normalised (// or . or ..): servers and proxies may rewrite it before it arrives"
@@ -174,33 +201,239 @@ def _transport_findings(values: Mapping[str, Any]) -> list[Finding]:
     base_url: str = values.get("saasus_base_url", "")
     if base_url.startswith("http://") and urlsplit(base_url).hostname not in _LOOPBACK:
         message = (
-            f"SAASUS_BASE_URL is {base_url}, plain http: the signed calls and the buyers' tokens would travel "
-            f"unencrypted; the SaaSus API is {FIELDS['saasus_base_url'].default}"
+            f"SAASUS_BASE_URL is {without_userinfo(base_url)}, plain http: the signed calls and the buyers' tokens "
+            f"would travel unencrypted; the SaaSus API is {FIELDS['saasus_base_url'].default}"
         )
         findings.append(Finding("warning", message, "SAASUS_BASE_URL"))
     return findings
 
 
-def _online_findings(settings: Settings) -> list[Finding]:
-    """One signed, read-only call, ``GET /auth/auth-info``.
+def _base_url_findings(values: Mapping[str, Any]) -> list[Finding]:
+    """A base URL without the API's version: every call would answer 404 (the README names that mistake)."""
+    base_url: str = values.get("saasus_base_url", "")
+    fixed = _with_v1(base_url)
+    if fixed is None:
+        return []
+    message = (
+        f"SAASUS_BASE_URL is {without_userinfo(base_url)}, without /v1 at the end: the SaaSus API's paths start "
+        f"there, so every call would answer 404 - write SAASUS_BASE_URL={fixed} "
+        f"(the SaaSus API is {FIELDS['saasus_base_url'].default})"
+    )
+    return [Finding("warning", message, "SAASUS_BASE_URL")]
 
-    A 200 proves the SaaS ID, API key, secret and this machine's clock; its
-    ``callback_url`` is where SaaSus really sends buyers after they sign in.
+
+def _with_v1(base_url: str) -> str | None:
+    """The base URL as it should be, ending in /v1; None when it does (or is unset)."""
+    if not base_url or urlsplit(base_url).path.endswith("/v1"):
+        return None
+    return without_userinfo(re.sub(r"/v\d+$", "", base_url) + "/v1")
+
+
+def _support_finding(values: Mapping[str, Any]) -> Finding | None:
+    """Whether buyers have a way to reach support: SaaSus's listing review requires one."""
+    variable = "SAASUS_MW_SUPPORT_URL"
+    url = values.get("support_url")
+    if url is None or values.get("enabled") is False:  # malformed (an error above), or no page is shown
+        return None
+    if url:
+        return Finding("info", f"{variable} is {url}: the pages point buyers there", variable, "listing")
+    message = (
+        f"{variable} is not set: the listing review requires a way to contact support, and a buyer whose purchase "
+        f"cannot be completed has nowhere to turn - set an https URL or a mailto: address, such as "
+        f"{variable}=mailto:support@example.com"
+    )
+    return Finding("warning", message, variable, "listing")
+
+
+def _online_findings(settings: Settings, support: Finding | None) -> list[Finding]:
+    """Signed, read-only calls: ``GET /auth/auth-info`` first, then the listing readiness, all at once.
+
+    A 200 from auth-info proves the SaaS ID, API key, secret and this machine's
+    clock; its ``callback_url`` is where SaaSus really sends buyers after they sign in.
     """
     saasus = SaaSus(settings)
     sent = time.time()
     try:
-        info = saasus.auth_info()
-    except SaaSusError as exc:
-        return [_diagnose(exc, settings)]
+        with _reported_here():
+            try:
+                info = saasus.auth_info()
+            except SaaSusError as exc:
+                return [dataclasses.replace(_diagnose(exc, settings), section="connection")]
+            skew = None if info.server_time is None else info.server_time - (sent + time.time()) / 2
+            listing = _listing_findings(saasus, settings, info.callback_url, support)
     finally:
         saasus.close()
-    skew = None if info.server_time is None else info.server_time - (sent + time.time()) / 2
-    where = settings.saasus_base_url
+    where = without_userinfo(settings.saasus_base_url)
     message = (
         f"SaaSus at {where} accepted the signed call: SAASUS_SAAS_ID, SAASUS_API_KEY and SAASUS_SECRET_KEY are right"
     )
-    return [Finding("info", message), _clock_finding(skew), _callback_finding(info.callback_url, settings)]
+    connection = [Finding("info", message), _clock_finding(skew)]
+    return [dataclasses.replace(f, section="connection") for f in connection] + listing
+
+
+@contextlib.contextmanager
+def _reported_here() -> Iterator[None]:
+    """Keeps saasus.py's ERROR line for an undocumented answer (meant for a running app's log) out of the
+    report: each finding names that answer, and what to do, itself."""
+    unexpected = _Unexpected()
+    logger = logging.getLogger("saasus_mw.saasus")
+    logger.addFilter(unexpected)
+    try:
+        yield
+    finally:
+        logger.removeFilter(unexpected)
+
+
+class _Unexpected(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not hasattr(record, "saasus_mw_saasus_endpoint")
+
+
+# -- listing readiness (--online) -------------------------------------------------------
+
+LISTING_NOTICE = (
+    "On 2026-06-23 SaaSus suspended new listings through its AWS Marketplace integration (AWS's June 2026 "
+    "changes for concurrent agreements); AWS states that existing integrations continue unchanged. "
+    "What the SaaSus API tells about this SaaS's listing and its integration test follows."
+)
+_MARKETPLACE_SETTINGS = (
+    "product_code",
+    "role_arn",
+    "role_external_id",
+    "sns_topic_arn",
+    "cas_bucket_name",
+    "cas_sns_topic_arn",
+    "seller_sns_topic_arn",
+    "redirect_sign_up_page_function_url",
+    "sqs_arn",
+)
+_CONSOLE = "in the SaaSus console (SaaS Development Console, AWS Marketplace)"
+_STEP = "step {n} of 3 of the listing in the SaaSus console is {state}: continue there " + _CONSOLE[3:]
+# ListingStatus of awsmarketplaceapi.yml: what each means, and what to do.
+LISTING_STATUSES = {
+    "no_listing": (
+        "no buyer can subscribe yet, so the middleware will never see one - start the listing in the SaaSus "
+        "console (but see above: SaaSus suspended new listings on 2026-06-23)"
+    ),
+    "first_step_working": _STEP.format(n=1, state="in progress"),
+    "first_step_completed": _STEP.format(n=1, state="done"),
+    "second_step_working": _STEP.format(n=2, state="in progress"),
+    "second_step_plan_created": _STEP.format(n=2, state="in progress, its plan created"),
+    "second_step_completed": _STEP.format(n=2, state="done"),
+    "third_step_working": _STEP.format(n=3, state="in progress"),
+    "third_step_completed": (
+        "the listing's three steps in the SaaSus console are done: AWS reviews the product and makes it Limited, "
+        "ready for the integration test"
+    ),
+    "limited": (
+        "Limited: only your own and allow-listed AWS accounts see the product - the integration test: subscribe "
+        "with a test account, sign in and link a tenant through this middleware, then ask AWS to make it Public"
+    ),
+    "restricted": "Restricted: buyers who subscribed keep the product, but no new buyer can subscribe",
+    "public": "Public: anyone on AWS Marketplace can subscribe",
+}
+# VisibilityStatus of awsmarketplaceapi.yml: the product's visibility in the AWS Marketplace catalog.
+VISIBILITIES = {
+    "Limited": "only your own and allow-listed AWS accounts see it (the state for the integration test)",
+    "Restricted": "buyers who subscribed keep it, no new buyer can subscribe",
+    "Public": "anyone on AWS Marketplace can find and subscribe to it",
+}
+
+
+def _listing_findings(saasus: SaaSus, settings: Settings, callback_url: str, support: Finding | None) -> list[Finding]:
+    """What the SaaSus API can tell about the listing review's criteria and the integration test (read at once)."""
+    sign_up, marketplace, status, visibility = saasus.settle(
+        lambda: saasus.read("get_sign_in_settings", lambda data: _flag(data["self_regist"]["enable"])),
+        lambda: saasus.read("get_settings", lambda data: {k: _text(data[k]) for k in _MARKETPLACE_SETTINGS}),
+        lambda: saasus.read("get_listing_status", lambda data: _text(data["listing_status"])),
+        lambda: saasus.read("get_catalog_entity_visibility", lambda data: _text(data["visibility"])),
+    )
+    findings = [
+        Finding("info", LISTING_NOTICE),
+        _unreadable("whether self sign-up is enabled", sign_up) or _sign_up_finding(sign_up),
+        _callback_finding(callback_url, settings),
+        _unreadable("its AWS Marketplace settings", marketplace) or _marketplace_finding(marketplace),
+        _unreadable("the listing status", status) or _status_finding(status),
+        _unreadable("the product's visibility on AWS Marketplace", visibility) or _visibility_finding(visibility),
+    ]
+    if support is not None:
+        findings.append(support)
+    return [dataclasses.replace(f, section="listing") for f in findings]
+
+
+def _sign_up_finding(enabled: bool) -> Finding:
+    if enabled:
+        return Finding("info", "self sign-up is enabled in SaaSus: a buyer without an account can create one")
+    message = (
+        "self sign-up is disabled in SaaSus (GET /auth/sign-in-settings: self_regist.enable is false): a buyer "
+        "without an account cannot create one after subscribing, which the listing review checks - enable self "
+        "sign-up in the SaaSus console's authentication settings"
+    )
+    return Finding("warning", message)
+
+
+def _marketplace_finding(values: dict[str, str]) -> Finding:
+    # Only the product code is shown: the role's external ID is a shared secret.
+    missing = [name for name in _MARKETPLACE_SETTINGS if not values[name].strip()]
+    if values["product_code"].strip() and not missing:
+        return Finding("info", f"SaaSus holds AWS Marketplace settings for product code {values['product_code']}")
+    if not values["product_code"].strip():
+        message = (
+            "SaaSus has no AWS Marketplace product code (GET /awsmarketplace/settings): this SaaS is connected to "
+            f"no AWS Marketplace product, so no purchase can reach it - enter the AWS Marketplace settings {_CONSOLE}"
+        )
+    else:
+        message = (
+            f"SaaSus's AWS Marketplace settings for product code {values['product_code']} lack "
+            f"{', '.join(missing)} (GET /awsmarketplace/settings) - complete them {_CONSOLE}"
+        )
+    return Finding("warning", message)
+
+
+def _status_finding(status: str) -> Finding:
+    meaning = LISTING_STATUSES.get(status)
+    if meaning is None:
+        return Finding("warning", f"the listing status is {status!r}, which the SaaSus API spec does not list")
+    return Finding("warning" if status == "no_listing" else "info", f"the listing status is {status}: {meaning}")
+
+
+def _visibility_finding(visibility: str) -> Finding:
+    meaning = VISIBILITIES.get(visibility)
+    if meaning is None:
+        return Finding(
+            "warning", f"AWS Marketplace reports the visibility {visibility!r}, which the spec does not list"
+        )
+    return Finding("info", f"on AWS Marketplace the product is {visibility}: {meaning}")
+
+
+def _unreadable(what: str, result: object) -> Finding | None:
+    """None for an answer; for a SaaSusError, a warning saying what it means and what to do."""
+    if not isinstance(result, SaaSusError):
+        return None
+    answer = f"HTTP {result.status}, {result.error_type or 'no error type'}"
+    if result.kind is ErrorKind.DENIED:
+        message = f"SaaSus refused to tell {what} ({answer}): give the API key the permission to read it"
+    elif result.kind is ErrorKind.TIMEOUT:
+        message = f"SaaSus did not tell {what} within SAASUS_MW_TIMEOUT: try again"
+    elif result.kind is ErrorKind.BAD_RESPONSE:
+        message = f"SaaSus answered about {what}, but not as its API spec describes: cannot tell"
+    elif result.kind is ErrorKind.UNREACHABLE:
+        message = f"SaaSus could not be reached for {what}: try again"
+    else:
+        message = f"SaaSus could not tell {what} ({answer}): try again later; if it persists, ask SaaSus support"
+    return Finding("warning", message)
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected a boolean, got {type(value).__name__}")
+    return value
 
 
 def _clock_finding(skew: float | None) -> Finding:
@@ -284,7 +517,7 @@ def _saasus_clock(settings: Settings) -> float | None:
 
 
 def _diagnose(exc: SaaSusError, settings: Settings) -> Finding:
-    where = settings.saasus_base_url
+    where = without_userinfo(settings.saasus_base_url)
     if exc.kind is ErrorKind.DENIED:  # auth-info takes no token: only the signature can be refused
         skew = _saasus_clock(settings)
         if skew is not None and abs(skew) >= _CLOCK_LIMIT:
@@ -307,7 +540,13 @@ def _diagnose(exc: SaaSusError, settings: Settings) -> Finding:
     if exc.kind is ErrorKind.BAD_RESPONSE:
         message = f"{where}/auth/auth-info answered, but not as the SaaSus API does: is SAASUS_BASE_URL the SaaSus API?"
         return Finding("error", message, "SAASUS_BASE_URL")
-    hint = "is SAASUS_BASE_URL the SaaSus API?" if exc.status == 404 else "cannot tell whether the keys are right"
+    fixed = _with_v1(settings.saasus_base_url)
+    if exc.status == 404 and fixed:
+        hint = f"SAASUS_BASE_URL lacks /v1 at the end - write SAASUS_BASE_URL={fixed}"
+    elif exc.status == 404:
+        hint = f"is SAASUS_BASE_URL the SaaSus API ({FIELDS['saasus_base_url'].default})?"
+    else:
+        hint = "cannot tell whether the keys are right"
     message = f"SaaSus at {where} answered HTTP {exc.status or '-'} ({exc.error_type or exc.kind.value}): {hint}"
     return Finding("error", message, "SAASUS_BASE_URL")
 

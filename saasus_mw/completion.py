@@ -16,8 +16,10 @@ The protocol, the same for both ways:
    attempted, so the state can remember it and the next try confirms instead of acting.
 
 Across requests of one process a :class:`PurchaseGuard` lets one request at a time
-work on a purchase and remembers the ones completed; across processes SaaSus's
-single-use registration token is the backstop.
+work on a purchase and remembers the ones completed; across processes the look
+before acting is the backstop (whether SaaSus still accepts the registration token,
+and whether the tenant has a customer): what SaaSus answers to a second link with
+the same token is not documented, so nothing here relies on it.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from .asgi import MarketplaceMiddleware
+from .asgi import MarketplaceMiddleware, is_double_callable
 from .settings import ConfigError, Settings
 from .wsgi import MarketplaceWSGIMiddleware
 
@@ -72,7 +72,10 @@ def load_app(environ: Mapping[str, str], kind: Literal["ASGI", "WSGI"]) -> Any:
         except AttributeError:
             raise ConfigError(f"{APP_VAR}={target}: {module_name} has no attribute {attribute!r}") from None
     arguments = _ARGUMENTS[kind]
-    if kind == "ASGI" and inspect.isclass(obj):  # ASGI2 ("double callable"): the class is called with the scope
+    # An ASGI2 ("double callable") class is built with the scope; an ASGI3 one (with
+    # __await__, starlette's endpoints) with all three, as the middleware will call them.
+    # Only classes: a plain function taking one argument looks just like a factory.
+    if kind == "ASGI" and inspect.isclass(obj) and is_double_callable(obj):
         arguments = ("scope",)
     try:
         # follow_wrapped=False: a decorator's wrapper is what the server will

@@ -51,3 +51,8 @@ class Middleware(Generic[AppT]):
             from .flow import Flow  # noqa: PLC0415 - a disabled middleware never loads the SDK
 
             self._flow = Flow(self.settings, on_linked=on_linked, on_error=on_error)
+            if self.settings.redact_access_logs:
+                # The arrival URL carries the code and the registration token: the server's access log would keep them.
+                from .redact import install_access_log_redaction  # noqa: PLC0415
+
+                install_access_log_redaction(self.settings.cookie_name)

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import jinja2
 
-from . import csrf
+from .csrf import mask
 from .errors import ErrorCode
 from .hooks import Failure
 from .settings import Settings, origin_of
@@ -166,7 +166,7 @@ class Pages:
             new_tenant_name=new_tenant_name,
             problem="",
             # Masked afresh on every page: the page is compressed and reflects text others chose.
-            csrf_token=csrf.mask(csrf_token),
+            csrf_token=mask(csrf_token),
             script=self._script,
         )
 
@@ -189,7 +189,7 @@ class Pages:
             new_selected=True,
             new_tenant_name=name,
             problem=t[problem],
-            csrf_token=csrf.mask(csrf_token),
+            csrf_token=mask(csrf_token),
             script=self._script,
         )
 

@@ -23,7 +23,7 @@ because each helper carries a defect (see the README, "SDK defects"):
   the host's level back. urllib3 then writes our URLs, whose query carries the
   ID token or the code, into request lines, retry warnings and exception
   messages: every record of urllib3's and the SDK's loggers is redacted as it
-  will be written (``_Redact``), and no SaaSusError carries those exceptions.
+  will be written (``redact.RedactRecords``), and no SaaSusError carries those exceptions.
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from .hooks import Credentials
+from .redact import RedactRecords as _Redact
+from .redact import redact_secrets as _redact
+from .redact import without_userinfo
 from .settings import Settings
 
 __all__ = ["Created", "Credentials", "ErrorKind", "SaaSus", "SaaSusError", "Tenant", "UserInfo"]
@@ -90,6 +93,11 @@ _OPERATIONS = {
     "get_auth_info": _Operation("GET /auth/auth-info", ()),
     "verify_registration_token": _Operation("POST /awsmarketplace/registration-token/verify", (400,)),
     "get_customers": _Operation("GET /awsmarketplace/customers", ()),
+    # The read-only calls of `saasus-mw check --online` (SaaSus.read): their specs document only 500.
+    "get_sign_in_settings": _Operation("GET /auth/sign-in-settings", ()),
+    "get_settings": _Operation("GET /awsmarketplace/settings", ()),
+    "get_listing_status": _Operation("GET /awsmarketplace/listing-status", ()),
+    "get_catalog_entity_visibility": _Operation("GET /awsmarketplace/catalog-entity/visibility", ()),
 }
 
 
@@ -132,8 +140,9 @@ class AuthInfo:
 @dataclasses.dataclass(frozen=True)
 class UserInfo:
     id: str
-    email: str
+    email: str  # "" for a sign-in-ID user (SaaSus, since 2026-04)
     tenants: tuple[Tenant, ...]
+    sign_in_id: str = ""  # "" for an e-mail user
 
 
 class _Signer:
@@ -230,49 +239,6 @@ class _DropBodies(logging.Filter):
         return not str(record.msg).startswith("response body")
 
 
-_REDACTED = "[redacted]"
-# The whole query of a request to a SaaSus API path (?token=, ?code=, ?refresh-token=),
-# wherever the path appears: a request line, a retry warning, an exception message.
-_SAASUS_QUERY = re.compile(r"(/(?:auth|awsmarketplace)/[^\s?#'\"]*)\?[^\s#'\"]+")
-# A code or token anywhere else: as a query parameter (token=x) or a JSON or repr field ("token": "x").
-_PARAMETER_NAMES = r"(?:(?:id|access|refresh|registration)_token|refresh-token|token|code)"
-_SECRET_PARAMETER = re.compile(rf"(?<![\w-])({_PARAMETER_NAMES}=)[^\s&#'\"]+", re.IGNORECASE)
-_SECRET_FIELD = re.compile(rf"""(["']{_PARAMETER_NAMES}["']\s*:\s*)(["'])[^"'\s]*\2""", re.IGNORECASE)
-
-
-def _redact(text: str) -> str:
-    """``text`` without the query of any SaaSus API URL and without any code or token value."""
-    text = _SAASUS_QUERY.sub(rf"\1?{_REDACTED}", text)
-    text = _SECRET_PARAMETER.sub(rf"\1{_REDACTED}", text)
-    return _SECRET_FIELD.sub(rf"\1\2{_REDACTED}\2", text)
-
-
-class _Redact(logging.Filter):
-    """Redacts a record as it will finally be written: message, exception text and stack.
-
-    Our request URLs carry the ID token or the code, and libraries put them in
-    records in many shapes: an argument, part of an argument (urllib3's retry
-    warning), an exception's message. So the message is rendered here, redacted,
-    and stored back rendered; the exception becomes redacted text, and the live
-    exception (whose attributes and frames still hold the URL) leaves the record.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a handler would fail too, and print the arguments with its traceback
-            message = f"{record.msg} (arguments dropped: they did not format)"
-        record.msg, record.args = _redact(message), None
-        if record.exc_info:
-            record.exc_text = record.exc_text or logging.Formatter().formatException(record.exc_info)
-            record.exc_info = None
-        if record.exc_text:
-            record.exc_text = _redact(record.exc_text)
-        if record.stack_info:
-            record.stack_info = _redact(record.stack_info)
-        return True
-
-
 _REDACT = _Redact()
 # A logger's filters do not see its children's records: every logger that logs is named.
 _REDACTED_LOGGERS = (
@@ -354,6 +320,15 @@ class SaaSus:
         api = self._sdk.CredentialApi(self._auth)
         result = _call(api.get_auth_credentials, code=code, auth_flow="tempCodeAuth")
         return Credentials(result.id_token, result.access_token, result.refresh_token)
+
+    def refresh(self, refresh_token: str) -> Credentials:
+        """``GET /auth/credentials`` with a refresh token (auth flow ``refreshTokenAuth``): new ID and access tokens.
+
+        The spec makes the answer's refresh token optional: without one, the one given is kept in the result.
+        """
+        api = self._sdk.CredentialApi(self._auth)
+        result = _call(api.get_auth_credentials, auth_flow="refreshTokenAuth", refresh_token=refresh_token)
+        return Credentials(result.id_token, result.access_token, result.refresh_token or refresh_token)
 
     def user_info(self, id_token: str) -> UserInfo:
         """``GET /auth/userinfo``: who the user is and which tenants they belong to."""
@@ -458,24 +433,55 @@ class SaaSus:
         self._auth.rest_client.pool_manager.clear()
 
     def auth_info(self) -> AuthInfo:
-        """``GET /auth/auth-info`` (signed, read-only): the callback URL registered in the SaaSus console.
+        """``GET /auth/auth-info`` (signed, read-only): the callback URL registered in the SaaSus console."""
+        return self._get("get_auth_info", lambda data, headers: AuthInfo(_text(data["callback_url"]), _date(headers)))
 
-        Only ``saasus-mw check --online`` asks, so its API class is imported here, not at start-up.
-        """
-        import email.utils  # noqa: PLC0415
+    def read(self, operation: str, pick: Callable[[Any], _T]) -> _T:
+        """A signed, read-only GET, named by its SDK method (``_READS``); ``pick`` takes what is wanted from the
+        JSON answer, and what it cannot find there (a KeyError, TypeError or ValueError) is BAD_RESPONSE."""
+        return self._get(operation, lambda data, headers: pick(data))
 
-        from pydantic.warnings import PydanticDeprecatedSince20  # noqa: PLC0415 - loaded with the SDK
+    def _get(self, operation: str, pick: Callable[[Any, Any], _T]) -> _T:
+        # Only `saasus-mw check --online` reads these: their API classes load here, not at start-up.
+        api_class, on_marketplace = _read_apis()[operation]
+        api = api_class(self._marketplace if on_marketplace else self._auth)
+        answer = _call(getattr(api, f"{operation}_with_http_info"), _preload_content=False)
+        return _call(lambda: pick(json.loads(answer.raw_data), answer.headers or {}))
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PydanticDeprecatedSince20)
-            from saasus_sdk_python.src.auth.api.auth_info_api import AuthInfoApi  # noqa: PLC0415
 
-        answer = _call(AuthInfoApi(self._auth).get_auth_info_with_http_info)
-        try:  # SaaSus's clock, for the skew report; a missing or odd header only loses that
-            server_time: float | None = email.utils.parsedate_to_datetime(answer.headers.get("Date", "")).timestamp()
-        except (TypeError, ValueError):
-            server_time = None
-        return AuthInfo(callback_url=_call(_text, answer.data.callback_url), server_time=server_time)
+# The calls SaaSus.read makes: SDK method -> whether it is on the AWS Marketplace API (else the Auth API).
+_READS = {
+    "get_auth_info": False,
+    "get_sign_in_settings": False,
+    "get_settings": True,
+    "get_listing_status": True,
+    "get_catalog_entity_visibility": True,
+}
+
+
+@functools.cache
+def _read_apis() -> dict[str, tuple[Any, bool]]:
+    from pydantic.warnings import PydanticDeprecatedSince20  # noqa: PLC0415 - loaded with the SDK
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PydanticDeprecatedSince20)
+        from saasus_sdk_python.src.auth.api.auth_info_api import AuthInfoApi  # noqa: PLC0415
+
+    marketplace = _sdk().AwsMarketplaceApi
+    return {
+        name: (marketplace if on_marketplace else AuthInfoApi, on_marketplace)
+        for name, on_marketplace in _READS.items()
+    }
+
+
+def _date(headers: Any) -> float | None:
+    """SaaSus's clock (its Date header), for the skew report; a missing or odd header only loses that."""
+    import email.utils  # noqa: PLC0415 - only check --online reads it
+
+    try:
+        return email.utils.parsedate_to_datetime(headers.get("Date", "")).timestamp()
+    except (TypeError, ValueError):
+        return None
 
 
 class _Raw:
@@ -568,7 +574,16 @@ def _user_info_decoder() -> tuple[Any, type[Exception]]:
             ("plan_id", str | None, None),  # optional in the spec: absent or null
         ],
     )
-    user = msgspec.defstruct("User", [("id", str), ("email", str), ("tenants", list[tenant])])  # type: ignore[valid-type]
+    user = msgspec.defstruct(
+        "User",
+        [
+            ("id", str),
+            ("email", str),
+            ("tenants", list[tenant]),  # type: ignore[valid-type]
+            # Required by the spec, but SaaSus answers from before sign-in IDs (2026-04) lack it.
+            ("sign_in_id", str, ""),
+        ],
+    )
     return msgspec.json.Decoder(user), msgspec.DecodeError
 
 
@@ -587,7 +602,7 @@ def _user_info_from_json(raw: bytes) -> UserInfo:
         else:
             roles = tuple(sorted({r.role_name for env in envs for r in env.roles}))
         tenants.append(Tenant(t.id, t.name, t.completed_sign_up, t.plan_id, roles))
-    return UserInfo(id=data.id, email=data.email, tenants=tuple(tenants))
+    return UserInfo(id=data.id, email=data.email, tenants=tuple(tenants), sign_in_id=data.sign_in_id)
 
 
 def _customer_tenants_from_json(raw: bytes) -> set[str]:
@@ -648,8 +663,8 @@ def _unexpected(
     """An answer the call's spec does not document: most likely SAASUS_BASE_URL is wrong. Logged once, at ERROR."""
     # The generated API object's client is ours (_client): it knows its base URL.
     base_url = str(getattr(getattr(getattr(function, "__self__", None), "api_client", None), "base_url", ""))
-    parts = urlsplit(base_url)  # scheme, host and path only: no credentials, query or fragment
-    base_url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="")) or "unknown"
+    parts = urlsplit(without_userinfo(base_url))  # scheme, host and path only: no credentials, query or fragment
+    base_url = urlunsplit(parts._replace(query="", fragment="")) or "unknown"
     endpoint = _operation(function).endpoint
     logger.error(
         "saasus_mw: SaaSus answered %s with %s, which its API spec does not document: check SAASUS_BASE_URL "

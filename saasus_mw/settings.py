@@ -16,7 +16,7 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -28,14 +28,42 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["FIELDS", "ConfigError", "Settings", "origin_of", "parse_fields", "redirect_target"]
+__all__ = [
+    "FIELDS",
+    "ConfigError",
+    "Settings",
+    "cautions",
+    "header_safe_url",
+    "origin_of",
+    "parse_fields",
+    "redirect_target",
+    "support_url",
+]
 
 CONFIG_FILE_VAR = "SAASUS_MW_CONFIG"
 TOML_TABLE = "saasus_mw"
 
 
 class ConfigError(ValueError):
-    """A setting is missing or malformed; the message names where it came from."""
+    """A setting is missing or malformed; the message names where it came from.
+
+    Building the middleware reports every problem at once: ``problems`` holds each
+    one (a single problem is raised as itself), and the message lists them all.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.problems: tuple[ConfigError, ...] = (self,)
+
+    @classmethod
+    def every(cls, problems: Sequence[ConfigError]) -> ConfigError:
+        """One error for all of ``problems``, in the order found."""
+        if len(problems) == 1:
+            return problems[0]
+        listed = "".join(f"\n  - {problem}" for problem in problems)
+        error = cls(f"{len(problems)} configuration problems (saasus-mw check reports the same):{listed}")
+        error.problems = tuple(problems)
+        return error
 
 
 class WrappedTwiceWarning(UserWarning):
@@ -133,6 +161,9 @@ def _base_url(value: str) -> str:
 def _path(value: str) -> str:
     value = value.strip()
     absolute = value.startswith("/") and not value.startswith("//") and value.isprintable()
+    if absolute and not value.isascii():
+        # WSGI servers pass PATH_INFO as latin-1 (it never matches), and the path stands in Location headers.
+        raise ValueError("expected an ASCII path such as /callback: register an ASCII callback URL in SaaSus")
     if absolute and not any(c in value for c in "?#\\ ") and (value == "/" or not value.endswith("/")):
         return value
     raise ValueError("expected an absolute path such as /callback, without query or trailing slash")
@@ -156,6 +187,30 @@ def redirect_target(value: str) -> str:
     raise ValueError("expected a path starting with / or an absolute http(s) URL")
 
 
+def header_safe_url(url: str) -> str:
+    """``url`` as it can stand in a Location or CSP header, which are latin-1: raises ValueError if it cannot.
+
+    An ASCII URL is returned as it is. Otherwise the host is IDNA-encoded (``xn--``)
+    and the rest percent-encoded as UTF-8, keeping what is already %XX (werkzeug's
+    ``iri_to_uri``), as browsers do with what is typed in the address bar.
+    A host that IDNA 2003 (the codec Python has) would change beyond its case, such
+    as ``straße`` (``strasse``, where browsers keep ß), is refused: it would lead elsewhere.
+    """
+    if url.isascii():
+        return url
+    from werkzeug.urls import iri_to_uri  # noqa: PLC0415 - only for a non-ASCII URL
+
+    try:
+        encoded = iri_to_uri(url)
+        host, back = urlsplit(url).hostname or "", urlsplit(encoded).hostname or ""
+        back = back.encode("ascii").decode("idna")
+    except UnicodeError:  # an empty or over-long label, or a character IDNA does not allow
+        raise ValueError("its host name cannot be IDNA-encoded: check the spelling") from None
+    if back != host:
+        raise ValueError("its host name changes when IDNA-encoded: write the host in its xn-- form (punycode)")
+    return encoded
+
+
 def origin_of(url: str) -> str:
     """``scheme://host[:port]`` of an absolute URL, lower-cased; "" for a path."""
     parts = urlsplit(url)
@@ -170,7 +225,8 @@ def _samesite(value: str) -> str:
 
 
 def _optional_redirect_target(value: str) -> str:
-    return redirect_target(value) if value.strip() else ""
+    # Encoded once, here: the URL goes into Location and CSP headers, and a 500 after the link is a lost buyer.
+    return header_safe_url(redirect_target(value)) if value.strip() else ""
 
 
 def _signin_url(value: str) -> str:
@@ -178,6 +234,44 @@ def _signin_url(value: str) -> str:
     if "#" in url:  # the code is appended as a query: after a fragment no page could read it
         raise ValueError("expected a URL without a fragment (#): the sign-in code is added to its query")
     return url
+
+
+def support_url(value: str) -> str:
+    """An https URL or a ``mailto:`` address where buyers reach support, as ASCII; raises ValueError otherwise.
+
+    Pages put it in a link: non-ASCII text is percent-encoded and a host name
+    IDNA-encoded here, once (werkzeug's ``iri_to_uri``), so that every page can
+    carry it; a control character, a space, a backslash, credentials in the URL or
+    any other scheme (``http:``, ``javascript:``) is refused.
+    """
+    value = value.strip()
+    if not value:
+        return ""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value) or " " in value or "\\" in value:
+        raise ValueError("a support URL may not contain spaces, backslashes or control characters")
+    from werkzeug.urls import iri_to_uri  # noqa: PLC0415 - werkzeug is a dependency; loaded only when set
+
+    scheme = value.partition(":")[0].lower()
+    try:
+        if scheme == "mailto":
+            return _mailto(value[len("mailto:") :], iri_to_uri)
+        parts = urlsplit(value)
+        if scheme != "https" or not value[6:].startswith("//") or not parts.hostname:
+            raise ValueError("expected an https:// URL or a mailto: address, such as https://example.com/support")
+        if "@" in parts.netloc:  # https://support.example.com@elsewhere.example goes elsewhere
+            raise ValueError("a support URL may not carry a user name or password (@)")
+        return iri_to_uri(value)
+    except UnicodeError:  # IDNA refuses the host name: an empty or over-long label
+        raise ValueError("its host name cannot be encoded (IDNA): check the spelling") from None
+
+
+def _mailto(rest: str, iri_to_uri: Callable[[str], str]) -> str:
+    address, question, query = rest.partition("?")
+    local, at, domain = address.rpartition("@")
+    if not at or not local or "@" in local or "." not in domain.strip(".") or "," in address or "/" in domain:
+        raise ValueError("expected one address after mailto:, such as mailto:support@example.com")
+    domain = domain.encode("idna").decode("ascii")
+    return iri_to_uri(f"mailto:{local}@{domain}{question}{query}")
 
 
 def _roles(value: str) -> frozenset[str]:
@@ -246,7 +340,10 @@ FIELDS: dict[str, _Field] = {
         "encrypts the state cookie; default: derived from SAASUS_SECRET_KEY (every worker agrees)",
     ),
     "secret_key_fallbacks": _Field(
-        "SAASUS_MW_SECRET_KEY_FALLBACKS", _fallback_keys, "", "comma-separated older keys still accepted (rotation)"
+        "SAASUS_MW_SECRET_KEY_FALLBACKS",
+        _fallback_keys,
+        "",
+        "comma-separated older keys still accepted (rotation): former SAASUS_MW_SECRET_KEY or SAASUS_SECRET_KEY values",
     ),
     "signin_url": _Field(
         "SAASUS_MW_SIGNIN_URL",
@@ -275,6 +372,12 @@ FIELDS: dict[str, _Field] = {
     "signup_url": _Field(
         "SAASUS_MW_SIGNUP_URL", _optional_redirect_target, "", "where users without an eligible tenant can create one"
     ),
+    "support_url": _Field(
+        "SAASUS_MW_SUPPORT_URL",
+        support_url,
+        "",
+        "how buyers reach your support: an https URL or mailto: (the listing review asks for one)",
+    ),
     "locale": _Field("SAASUS_MW_LOCALE", _locale, "", "`en` or `ja`; empty: chosen from Accept-Language"),
     "product_name": _Field("SAASUS_MW_PRODUCT_NAME", _str, "", "product name shown on every page"),
     "logo_url": _Field("SAASUS_MW_LOGO_URL", _local_path, "", "logo, a path on this site (no third-party assets)"),
@@ -285,6 +388,12 @@ FIELDS: dict[str, _Field] = {
     "timeout": _Field("SAASUS_MW_TIMEOUT", _positive_float, "10", "seconds each SaaSus call may take"),
     "max_threads": _Field(
         "SAASUS_MW_MAX_THREADS", _positive_int, "10", "ASGI: SaaSus calls running at once (own thread limit)"
+    ),
+    "redact_access_logs": _Field(
+        "SAASUS_MW_REDACT_ACCESS_LOGS",
+        _bool,
+        "true",
+        "`false`: leave the sign-in code and registration token in the server's access log lines",
     ),
 }
 
@@ -315,6 +424,7 @@ class Settings:
     state_ttl: int
     required_roles: frozenset[str]
     signup_url: str
+    support_url: str
     locale: str
     product_name: str
     logo_url: str
@@ -322,12 +432,13 @@ class Settings:
     template_dir: str
     timeout: float
     max_threads: int
+    redact_access_logs: bool
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read kwargs > ``environ`` (default ``os.environ``) > TOML file.
 
-        Raises :class:`ConfigError` naming the first missing or malformed setting.
+        Raises :class:`ConfigError` naming every missing or malformed setting (``problems``: each one).
         """
         environ = os.environ if environ is None else environ
         unknown = set(overrides) - set(FIELDS)
@@ -335,31 +446,37 @@ class Settings:
             raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         values, problems = parse_fields(environ, overrides)
         if problems:
-            raise problems[0]
+            raise ConfigError.every(problems)
         if not values["secret_key"].get_secret_value():
             values["secret_key"] = _derive_key(values["saasus_secret_key"])
-        if values["cookie_samesite"] == "None" and not values["cookie_secure"]:
-            raise ConfigError("SAASUS_MW_COOKIE_SAMESITE=none needs SAASUS_MW_COOKIE_SECURE=true (browsers drop it)")
-        if values["cookie_samesite"] == "Strict":
-            warnings.warn(
-                "SAASUS_MW_COOKIE_SAMESITE=strict: browsers drop Strict cookies along the redirect from the "
-                "SaaSus login (another site), so every buyer would see 'we could not find your sign-in'. Use lax.",
-                stacklevel=2,
-            )
-        if not values["cookie_secure"] and any(values[k].startswith("https://") for k in ("success_url", "signin_url")):
-            warnings.warn(
-                "SAASUS_MW_COOKIE_SECURE is false while the app is reached over https: "
-                "the state cookie would travel without TLS",
-                stacklevel=2,
-            )
+        for caution in cautions(values):
+            warnings.warn(caution, stacklevel=2)
         return cls(**values)
 
     @property
     def signing_keys(self) -> list[str]:
         """The state keys, oldest first: the newest (last) encrypts and signs, all of them are tried."""
-        return [k.get_secret_value() for k in reversed(self.secret_key_fallbacks)] + [
-            self.secret_key.get_secret_value()
-        ]
+        # Each key once, at its newest place: a current key also listed as a fallback still seals.
+        return list(dict.fromkeys(key for _, key in self.state_keys))[::-1]
+
+    @property
+    def state_keys(self) -> list[tuple[str, str]]:
+        """(what it is, key) of every key that opens a state, newest first: the first seals new states.
+
+        A state minted before a rotation stays valid for its lifetime (SAASUS_MW_STATE_TTL)
+        while the old key is among the fallbacks: each fallback is tried both as a former
+        SAASUS_MW_SECRET_KEY and as a former SAASUS_SECRET_KEY (through the same derivation
+        as the current one), so moving from the derived key to an explicit one means
+        putting the SaaSus secret in the fallbacks, and taking it out after the TTL.
+        """
+        current = self.secret_key.get_secret_value()
+        derived = current == _derive_key(self.saasus_secret_key).get_secret_value()
+        keys = [("SAASUS_MW_SECRET_KEY" + (", derived from SAASUS_SECRET_KEY" if derived else ""), current)]
+        for number, fallback in enumerate(self.secret_key_fallbacks, 1):
+            label = f"SAASUS_MW_SECRET_KEY_FALLBACKS key {number}"
+            keys.append((f"{label} (accepted)", fallback.get_secret_value()))
+            keys.append((f"{label} as a former SAASUS_SECRET_KEY (accepted)", _derive_key(fallback).get_secret_value()))
+        return keys
 
 
 def parse_fields(
@@ -367,7 +484,8 @@ def parse_fields(
 ) -> tuple[dict[str, Any], list[ConfigError]]:
     """Every field parsed on its own (kwargs > environ > TOML file > default): problems collected, not raised.
 
-    :meth:`Settings.load` raises the first; ``saasus-mw check`` reports them all.
+    :meth:`Settings.load` raises them all as one ConfigError; ``saasus-mw check`` reports each.
+    Rules across fields (:func:`_across_fields`) are among them.
     """
     overrides = overrides or {}
     problems: list[ConfigError] = []
@@ -407,7 +525,34 @@ def parse_fields(
             if name in values and name not in meant and not _reveal(values[name]):
                 env = FIELDS[name].env
                 problems.append(ConfigError(f"{env} is required (set it in the environment or the TOML file)"))
-    return values, problems
+    return values, problems + _across_fields(values)
+
+
+def _across_fields(values: Mapping[str, Any]) -> list[ConfigError]:
+    """Rules that take two settings; a setting that did not parse is already reported, so it is left out."""
+    problems: list[ConfigError] = []
+    if values.get("cookie_samesite") == "None" and values.get("cookie_secure") is False:
+        problems.append(
+            ConfigError("SAASUS_MW_COOKIE_SAMESITE=none needs SAASUS_MW_COOKIE_SECURE=true (browsers drop it)")
+        )
+    return problems
+
+
+def cautions(values: Mapping[str, Any]) -> list[str]:
+    """What is allowed but probably wrong: :meth:`Settings.load` warns each, ``saasus-mw check`` reports each."""
+    found: list[str] = []
+    if values.get("cookie_samesite") == "Strict":
+        found.append(
+            "SAASUS_MW_COOKIE_SAMESITE=strict: browsers drop Strict cookies along the redirect from the "
+            "SaaSus login (another site), so every buyer would see 'we could not find your sign-in'. Use lax."
+        )
+    https = any(str(values.get(k, "")).startswith("https://") for k in ("success_url", "signin_url"))
+    if values.get("cookie_secure") is False and https:
+        found.append(
+            "SAASUS_MW_COOKIE_SECURE is false while the app is reached over https: "
+            "the state cookie would travel without TLS"
+        )
+    return found
 
 
 def _parse(field: _Field, raw: Any, origin: str) -> Any:

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.http import dump_cookie, parse_cookie
 
-__all__ = ["State", "StateCodec", "StateError", "StateTooLarge", "purchase_digest"]
+__all__ = ["State", "StateCodec", "StateError", "StateTooLarge", "key_fingerprint", "purchase_digest"]
 
 logger = logging.getLogger("saasus_mw")
 
@@ -229,9 +229,21 @@ class StateCodec:
 
 
 def _cipher(key: str) -> AESGCM:
+    return AESGCM(_cipher_key(key))
+
+
+def _cipher_key(key: str) -> bytes:
     # A purpose-bound key: the configured key itself never touches the cipher.
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(key.encode())
-    return AESGCM(derived)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(key.encode())
+
+
+def key_fingerprint(key: str) -> str:
+    """8 hex digits naming a state key, so that workers can be compared (``saasus-mw check``); never the key.
+
+    The first 32 bits of SHA-256 over the cipher key HKDF derives: they tell keys apart
+    and tell nothing a state cookie would not (it is itself a test of any guessed key).
+    """
+    return hashlib.sha256(_cipher_key(key)).hexdigest()[:8]
 
 
 def _state_from(payload: Any) -> State:

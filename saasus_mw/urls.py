@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from .settings import Settings, origin_of, redirect_target
 
-__all__ = ["STEP_PARAM", "STEP_VALUE", "Urls", "join", "loopback", "mount_prefix", "safe_query", "same_origin"]
+__all__ = [
+    "STEP_PARAM",
+    "STEP_VALUE",
+    "Urls",
+    "join",
+    "loopback",
+    "mount_prefix",
+    "normal_host",
+    "normal_path",
+    "safe_query",
+    "same_origin",
+]
 
 STEP_PARAM = "saasus_mw"
 STEP_VALUE = "select"
@@ -29,8 +40,10 @@ class Urls:
         self._settings = settings
         # SPA + API: the sign-in page is elsewhere, so ordinary logins on the callback go there.
         signin = urlsplit(settings.signin_url)
-        self.forwarding = bool(settings.signin_url) and (bool(signin.netloc) or signin.path != settings.callback_path)
-        self._signin_at = (host(signin.netloc), signin.path)
+        # Compared as the pages they name, not as spelled: "/callback/" or "/%63allback" would loop.
+        elsewhere = normal_path(signin.path) != normal_path(settings.callback_path)
+        self.forwarding = bool(settings.signin_url) and (bool(signin.netloc) or elsewhere)
+        self._signin_at = (normal_host(signin.netloc), normal_path(signin.path))
         self._origins = {origin_of(u) for u in (settings.success_url, settings.signin_url)} - {""}
 
     def callback(self, root_path: str) -> str:
@@ -47,7 +60,8 @@ class Urls:
     def is_signin(self, root_path: str, request_host: str | None) -> bool:
         """Whether an absolute sign-in URL names this very callback: forwarding there would loop."""
         signin_host, path = self._signin_at
-        return bool(signin_host) and signin_host == host(request_host or "") and path == self.callback(root_path)
+        here = normal_host(request_host or "")
+        return bool(signin_host) and signin_host == here and path == normal_path(self.callback(root_path))
 
     def continue_(self, root_path: str) -> str:
         """Where "Continue" goes once there is nothing left to hand off: never back to a code-less callback."""
@@ -69,7 +83,9 @@ class Urls:
         if origin_of(url) and origin_of(url) not in self._origins:
             raise ValueError("an absolute URL must be on the success URL's or the sign-in URL's origin")
         url = in_app(root_path, url)
-        url.encode("latin-1")  # HTTP headers are latin-1: non-ASCII paths must be percent-encoded
+        # Percent-encoded ASCII only: a Location is latin-1 on the wire, but browsers read its
+        # bytes as UTF-8, so even "/café" would land on another page.
+        url.encode("ascii")
         return url
 
 
@@ -106,9 +122,28 @@ def safe_query(query: str) -> str:
     return quote(query.encode("latin-1", "replace"), safe=_QUERY_SAFE)
 
 
-def host(netloc: str) -> str:
-    """host[:port] as browsers compare it: lower case, without the scheme's default port."""
-    return netloc.lower().removesuffix(":443").removesuffix(":80")
+def normal_host(netloc: str) -> str:
+    """``host[:port]`` as browsers compare it: lower case, without user info or the scheme's default port."""
+    return netloc.rpartition("@")[2].lower().removesuffix(":443").removesuffix(":80")
+
+
+def normal_path(path: str) -> str:
+    """``path`` as servers hand it to the app, and browsers request it after a redirect.
+
+    Percent-decoded (servers decode the path: ``/%63allback`` is ``/callback``), dot
+    segments resolved and slashes merged (browsers and most routers do), without a
+    trailing slash (routers redirect between ``/callback/`` and ``/callback``).
+    Two spellings with the same normal path are one page: redirecting from one to
+    the other can loop.
+    """
+    segments: list[str] = []
+    for segment in unquote(path).split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment not in ("", "."):
+            segments.append(segment)
+    return "/" + "/".join(segments)
 
 
 def loopback(request_host: str | None) -> bool:

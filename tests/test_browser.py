@@ -464,7 +464,7 @@ def test_handoff_signs_the_buyer_in_at_the_products_callback(browser: object, de
     text = page.locator("body").inner_text()
     assert "Signed in as buyer@example.com." in text
     assert "Your AWS Marketplace purchase went to 株式会社サンプル (an account you chose" in text
-    assert "株式会社サンプル (plan plan-pro) - has your purchase" in text
+    assert "株式会社サンプル (plan Pro) - has your purchase" in text  # the plan's name, never its id
     page.reload()  # a session, not the code: still signed in
     assert "Signed in as buyer@example.com." in page.locator("body").inner_text()
     context.close()

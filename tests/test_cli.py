@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
@@ -29,7 +30,12 @@ from .conftest import API_KEY, SAAS_ID, SECRET, parse_picker
 from .servers import ROOT
 from .test_examples import free_port, serving
 
-GOOD = {"SAASUS_SAAS_ID": SAAS_ID, "SAASUS_API_KEY": API_KEY, "SAASUS_SECRET_KEY": SECRET}
+GOOD = {
+    "SAASUS_SAAS_ID": SAAS_ID,
+    "SAASUS_API_KEY": API_KEY,
+    "SAASUS_SECRET_KEY": SECRET,
+    "SAASUS_MW_SUPPORT_URL": "mailto:support@example.com",
+}
 STRONG_KEY = "q3V9xL2mZp7RtK4wYb8NcJ6hFd1sGa5e"  # 32 characters, varied
 
 
@@ -49,6 +55,10 @@ def run(
     return code, json.loads(capsys.readouterr().out)
 
 
+def not_info(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [finding for finding in report["findings"] if finding["level"] != "info"]
+
+
 def levels(report: dict[str, Any]) -> dict[str, set[str | None]]:
     """Which variables each level names."""
     found: dict[str, set[str | None]] = {"error": set(), "warning": set(), "info": set()}
@@ -63,7 +73,11 @@ def levels(report: dict[str, Any]) -> dict[str, set[str | None]]:
         pytest.param({**GOOD, "SAASUS_MW_SECRET_KEY": STRONG_KEY}, 0, set(), set(), id="good"),
         pytest.param(GOOD, 0, set(), set(), id="good-derived-key"),
         pytest.param(
-            {}, 1, {"SAASUS_SAAS_ID", "SAASUS_API_KEY", "SAASUS_SECRET_KEY"}, set(), id="every-missing-credential"
+            {},
+            1,
+            {"SAASUS_SAAS_ID", "SAASUS_API_KEY", "SAASUS_SECRET_KEY"},
+            {"SAASUS_MW_SUPPORT_URL"},
+            id="every-missing-credential",
         ),
         pytest.param(
             {
@@ -133,7 +147,7 @@ def levels(report: dict[str, Any]) -> dict[str, set[str | None]]:
             {"SAASUS_MW_COOKIE_SAMESITE": "none", "SAASUS_MW_COOKIE_SECURE": "false"},
             1,
             {"SAASUS_SAAS_ID", "SAASUS_API_KEY", "SAASUS_SECRET_KEY", "SAASUS_MW_COOKIE_SAMESITE"},
-            {"SAASUS_MW_COOKIE_SECURE", "SAASUS_MW_COOKIE_SAMESITE"},
+            {"SAASUS_MW_COOKIE_SECURE", "SAASUS_MW_COOKIE_SAMESITE", "SAASUS_MW_SUPPORT_URL"},
             id="rules-across-fields-with-errors",
         ),
         pytest.param(
@@ -153,8 +167,8 @@ def levels(report: dict[str, Any]) -> dict[str, set[str | None]]:
         pytest.param(
             {**GOOD, "SAASUS_MW_CALLBACK_PATH": "/caf%C3%A9"}, 0, set(), {"SAASUS_MW_CALLBACK_PATH"}, id="path-encoded"
         ),
-        pytest.param(
-            {**GOOD, "SAASUS_MW_CALLBACK_PATH": "/café"}, 0, set(), {"SAASUS_MW_CALLBACK_PATH"}, id="path-non-ascii"
+        pytest.param(  # refused: never matched under WSGI, and it stands in Location headers (latin-1)
+            {**GOOD, "SAASUS_MW_CALLBACK_PATH": "/café"}, 1, {"SAASUS_MW_CALLBACK_PATH"}, set(), id="path-non-ascii"
         ),
         pytest.param(
             {**GOOD, "SAASUS_MW_CALLBACK_PATH": "/auth//callback"},
@@ -188,7 +202,7 @@ def test_check(
         sum(f["level"] == "warning" for f in report["findings"]),
     )
     for finding in report["findings"]:
-        assert set(finding) == {"level", "message", "variable"}
+        assert set(finding) == {"level", "message", "variable", "section"}
         assert finding["variable"] is None or finding["variable"] in finding["message"]
         for secret in (SECRET, "q3V9xL2mZp7RtK4wYb8N", "abcd" * 10, "password", "abc"):
             assert secret not in finding["message"]
@@ -313,7 +327,8 @@ def test_human_output_and_the_module_entry_point() -> None:
     lines = done.stdout.splitlines()
     assert "error    SAASUS_API_KEY is required (set it in the environment or the TOML file)" in lines
     assert any(line.startswith("warning  SAASUS_MW_CALLBACK_PATH is /") for line in lines)
-    assert lines[-1] == "FAILED: 2 error(s), 1 warning(s)"
+    assert any(line.startswith("warning  SAASUS_MW_SUPPORT_URL is not set") for line in lines)
+    assert lines[-1] == "FAILED: 2 error(s), 2 warning(s)"
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -322,6 +337,87 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
             cli.main(argv)
         assert raised.value.code == 2
     capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        pytest.param(
+            "SAASUS_MW_CALBACK_PATH",
+            "SAASUS_MW_CALBACK_PATH is set, but saasus_mw has no such setting, so it changes nothing - "
+            "did you mean SAASUS_MW_CALLBACK_PATH?",
+            id="typo",
+        ),
+        pytest.param("SAASUS_MW_SUCCES_URL", "did you mean SAASUS_MW_SUCCESS_URL?", id="typo-2"),
+        pytest.param("saasus_mw_locale", "did you mean SAASUS_MW_LOCALE? (names are case-sensitive)", id="lower-case"),
+        pytest.param("SAASUS_MW_QUANTUM", "see the configuration table in the README", id="nothing-close"),
+    ],
+)
+def test_unknown_variables_are_named_with_their_fix(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str, message: str
+) -> None:
+    code, report = run(monkeypatch, capsys, {**GOOD, name: "/x"})
+    (finding,) = not_info(report)
+    assert (code, finding["level"], finding["variable"]) == (0, "warning", name)
+    assert message in finding["message"]
+
+
+def test_variables_read_elsewhere_are_known(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from saasus_mw.entry import APP_VAR
+
+    _, report = run(monkeypatch, capsys, {**GOOD, APP_VAR: "myapp:app", CONFIG_FILE_VAR: ""})
+    assert not_info(report) == []
+
+
+@pytest.mark.parametrize(
+    ("base_url", "fixed"),
+    [
+        pytest.param("https://api.saasus.io", "https://api.saasus.io/v1", id="no-path"),
+        pytest.param("https://api.saasus.io/", "https://api.saasus.io/v1", id="slash"),
+        pytest.param("https://api.saasus.io/v2", "https://api.saasus.io/v1", id="other-version"),
+        pytest.param("https://user:pw@proxy.example.com/saasus", "https://proxy.example.com/saasus/v1", id="userinfo"),
+    ],
+)
+def test_a_base_url_without_v1_is_named_with_its_fix(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], base_url: str, fixed: str
+) -> None:
+    code, report = run(monkeypatch, capsys, {**GOOD, "SAASUS_BASE_URL": base_url})
+    (finding,) = not_info(report)
+    assert (code, finding["level"], finding["variable"]) == (0, "warning", "SAASUS_BASE_URL")
+    assert "without /v1 at the end" in finding["message"] and f"write SAASUS_BASE_URL={fixed} " in finding["message"]
+    assert "pw" not in finding["message"]
+
+
+def test_support_url_is_asked_for(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    without = {k: v for k, v in GOOD.items() if k != "SAASUS_MW_SUPPORT_URL"}
+    code, report = run(monkeypatch, capsys, without)
+    (finding,) = not_info(report)
+    assert (code, finding["level"], finding["variable"]) == (0, "warning", "SAASUS_MW_SUPPORT_URL")
+    assert "listing review requires a way to contact support" in finding["message"]
+    assert "SAASUS_MW_SUPPORT_URL=mailto:support@example.com" in finding["message"]
+    code, report = run(monkeypatch, capsys, {**without, "SAASUS_MW_SUPPORT_URL": "http://example.com/help"})
+    assert (code, levels(report)["error"], levels(report)["warning"]) == (1, {"SAASUS_MW_SUPPORT_URL"}, set())
+
+
+def test_every_problem_is_reported_once_in_the_same_words_as_the_middleware(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from saasus_mw import ConfigError, MarketplaceWSGIMiddleware
+
+    env = {
+        **GOOD,
+        "SAASUS_MW_STATE_TTL": "0",
+        "SAASUS_MW_SUPPORT_URL": "javascript:alert(1)",
+        "SAASUS_MW_COOKIE_SAMESITE": "none",
+        "SAASUS_MW_COOKIE_SECURE": "false",
+    }
+    _, report = run(monkeypatch, capsys, env)
+    errors = [f["message"] for f in report["findings"] if f["level"] == "error"]
+    with pytest.raises(ConfigError) as raised:
+        MarketplaceWSGIMiddleware(lambda environ, start_response: [])
+    assert [str(p) for p in raised.value.problems] == errors and len(errors) == 3
 
 
 # -- --online ---------------------------------------------------------------------
@@ -428,11 +524,150 @@ def test_online_compares_the_registered_callback_url(
     with SaaSusStandIn(SAAS_ID, API_KEY, SECRET) as standin:
         standin.callback_url = registered  # as set in the SaaSus console
         code, report = run(monkeypatch, capsys, online_env(standin, **changes), "--online")
-    accepted, clock, callback = online(report)
+    accepted, clock = (f for f in report["findings"] if f["section"] == "connection")
     assert "accepted the signed call" in accepted["message"] and "within a second of" in clock["message"]
+    (callback,) = (f for f in report["findings"] if f["variable"] == "SAASUS_MW_CALLBACK_PATH")
+    assert callback["section"] == "listing"
     assert (code, callback["level"], callback["variable"]) == (int(level == "error"), level, "SAASUS_MW_CALLBACK_PATH")
     assert text in callback["message"]
-    assert [call.endpoint for call in standin.calls] == ["auth_info"]  # one signed, read-only call
+    assert standin.calls[0].endpoint == "auth_info" and {call.method for call in standin.calls} == {"GET"}
+
+
+def test_online_puts_the_fix_for_a_missing_v1_in_its_own_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, standin: SaaSusStandIn
+) -> None:
+    for name, value in {**GOOD, "SAASUS_BASE_URL": standin.url, "SAASUS_MW_TIMEOUT": "2"}.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["check", "--online"]) == 1
+    out, err = capsys.readouterr()
+    assert (
+        f"answered HTTP 404 (not_found): SAASUS_BASE_URL lacks /v1 at the end - write SAASUS_BASE_URL={standin.url}/v1"
+        in out
+    )
+    assert err == ""  # no stray log line after the report: the line above says it all
+
+
+LISTING = ("notice", "self sign-up", "callback", "marketplace settings", "listing status", "visibility", "support")
+
+
+def listing(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The listing readiness section, which says these, in this order."""
+    found = [f for f in report["findings"] if f["section"] == "listing"]
+    assert len(found) == len(LISTING), found
+    return dict(zip(LISTING, found, strict=True))
+
+
+def test_listing_readiness_when_ready(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], standin: SaaSusStandIn
+) -> None:
+    code, report = run(monkeypatch, capsys, online_env(standin), "--online", "--strict")
+    assert code == 0, report
+    section = listing(report)
+    assert all(f["level"] == "info" for f in section.values()), section
+    notice = section["notice"]["message"]
+    assert "SaaSus suspended new listings through its AWS Marketplace integration" in notice
+    assert "AWS states that existing integrations continue unchanged" in notice
+    assert "self sign-up is enabled" in section["self sign-up"]["message"]
+    assert "product code standin0product0code0001" in section["marketplace settings"]["message"]
+    assert "standin-external-id" not in json.dumps(report)  # a shared secret: never shown
+    assert "the listing status is limited: Only" in section["listing status"]["message"].replace(
+        "Limited: only", "Only"
+    )
+    assert "integration test" in section["listing status"]["message"]
+    assert "on AWS Marketplace the product is Limited" in section["visibility"]["message"]
+    assert "mailto:support@example.com" in section["support"]["message"]
+    endpoints = [c.endpoint for c in standin.calls]
+    assert endpoints[0] == "auth_info" and sorted(endpoints[1:]) == sorted(
+        ["sign_in_settings", "marketplace_settings", "listing_status", "visibility"]
+    )
+    assert {c.method for c in standin.calls} == {"GET"}  # read-only
+
+
+@pytest.mark.parametrize(
+    ("listing_changes", "fault", "key", "text"),
+    [
+        pytest.param({"self_sign_up": False}, None, "self sign-up", "enable self sign-up", id="no-self-sign-up"),
+        pytest.param(
+            {"product_code": ""}, None, "marketplace settings", "no AWS Marketplace product code", id="no-product"
+        ),
+        pytest.param({"listing_status": "no_listing"}, None, "listing status", "start the listing", id="no-listing"),
+        pytest.param(
+            {},
+            ("listing_status", 500),
+            "listing status",
+            "could not tell the listing status (HTTP 500, injected_fault): try again later",
+            id="saasus-fails",
+        ),
+        pytest.param(
+            {},
+            ("visibility", 403),
+            "visibility",
+            "refused to tell the product's visibility on AWS Marketplace (HTTP 403, injected_fault): give the API key",
+            id="not-allowed",
+        ),
+        pytest.param(
+            {},
+            ("sign_in_settings", 200),
+            "self sign-up",
+            "answered about whether self sign-up is enabled, but not as its API spec describes",
+            id="not-the-spec",
+        ),
+    ],
+)
+def test_listing_readiness_says_what_is_missing_and_what_to_do(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    standin: SaaSusStandIn,
+    listing_changes: dict[str, Any],
+    fault: tuple[str, int] | None,
+    key: str,
+    text: str,
+) -> None:
+    monkeypatch.setattr(standin, "listing", dataclasses.replace(standin.listing, **listing_changes))
+    if fault:
+        standin.inject(fault[0], status=fault[1], body='{"unexpected": true}' if fault[1] == 200 else None)
+    code, report = run(monkeypatch, capsys, online_env(standin, SAASUS_MW_CALLBACK_PATH="/callback"), "--online")
+    section = listing(report)
+    assert (code, section[key]["level"]) == (0, "warning")
+    assert text in section[key]["message"], section[key]["message"]
+    others = [f for k, f in section.items() if k not in (key, "callback")]
+    assert [f for f in others if f["level"] != "info"] == []  # one answer missing or wrong, the others still reported
+
+
+@pytest.mark.parametrize("status", ["first_step_working", "second_step_plan_created", "restricted", "public"])
+def test_every_listing_status_is_explained(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], standin: SaaSusStandIn, status: str
+) -> None:
+    monkeypatch.setattr(standin, "listing", dataclasses.replace(standin.listing, listing_status=status))
+    _, report = run(monkeypatch, capsys, online_env(standin), "--online")
+    message = listing(report)["listing status"]["message"]
+    assert message == f"the listing status is {status}: {check.LISTING_STATUSES[status]}"
+
+
+def test_every_status_of_the_spec_has_a_meaning() -> None:
+    import yaml  # openapi-core's own dependency
+
+    spec = yaml.safe_load((ROOT / "tests" / "openapi" / "awsmarketplaceapi.yml").read_text(encoding="utf-8"))
+    schemas = spec["components"]["schemas"]
+    assert list(check.LISTING_STATUSES) == schemas["ListingStatus"]["enum"]
+    assert set(check.VISIBILITIES) == set(schemas["VisibilityStatus"]["enum"])
+
+
+def test_listing_readiness_in_the_human_report(standin: SaaSusStandIn) -> None:
+    env = {"PATH": "/usr/bin:/bin", **online_env(standin)}
+    done = subprocess.run(
+        [sys.executable, "-m", "saasus_mw.cli", "check", "--online"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    heading = lines.index("-- listing readiness (--online) --")
+    assert lines.index("-- SaaSus connection (--online) --") < heading
+    assert lines[heading + 1].startswith("info     On 2026-06-23 SaaSus suspended new listings")
 
 
 def test_online_explains_spa_and_api_mode() -> None:
@@ -500,26 +735,42 @@ def test_online_is_not_attempted_with_a_broken_configuration(
 class Demo:
     product: str  # http://127.0.0.1:port, no trailing slash
     login: str  # the hosted login (on localhost) it prints: buying on AWS Marketplace
+    log: Any  # everything it printed so far: read with output()
+
+    def output(self) -> str:
+        return _read(self.log).decode()
 
 
 @contextlib.contextmanager
-def running_demo() -> Iterator[Demo]:
-    """``python -m saasus_mw.cli demo`` running on free ports, until the block ends."""
+def running_demo(**env: str) -> Iterator[Demo]:
+    """``python -m saasus_mw.cli demo`` running on free ports with ``env``, until the block ends."""
     app_port, saasus_port = free_port(), free_port()
     command = [sys.executable, "-m", "saasus_mw.cli", "demo", "--app-port", str(app_port)]
     command += ["--saasus-port", str(saasus_port)]
-    with serving(command, {"PATH": "/usr/bin:/bin"}, app_port) as log:
+    with serving(command, {"PATH": "/usr/bin:/bin", **env}, app_port) as log:
         deadline = time.monotonic() + 10
         while not (match := re.search(rb"http://localhost:\d+/login\?\S+", _read(log))):
             assert time.monotonic() < deadline, _read(log)
             time.sleep(0.05)
-        yield Demo(f"http://127.0.0.1:{app_port}", match.group().decode())
+        yield Demo(f"http://127.0.0.1:{app_port}", match.group().decode(), log)
 
 
 @pytest.fixture
 def demo() -> Iterator[Demo]:
     with running_demo() as running:
         yield running
+
+
+def buy(demo: Demo, email: str, tenant: str | None = None, new_name: str = "") -> tuple[httpx.Response, httpx.Response]:
+    """The buyer's journey in the demo: (the picker, the page after choosing ``tenant`` or a new account)."""
+    with httpx.Client(timeout=10, follow_redirects=True) as browser:
+        picker = browser.get(demo.login + "&email=" + email.replace("@", "%40"))
+        form = parse_picker(picker.text)
+        chosen = next((tenant_id for tenant_id, name in form.options if name == tenant), "")
+        data = {"csrf_token": form.inputs["csrf_token"], "tenant_id": chosen}
+        if new_name:
+            data["new_tenant_name"] = new_name
+        return picker, browser.post(picker.url, data=data)
 
 
 def _read(log: Any) -> bytes:
@@ -564,7 +815,7 @@ def test_demo_runs_the_whole_journey(demo: Demo) -> None:
     assert done.status_code == 200 and done.url == demo.product + "/"
     assert "Signed in as <strong>buyer@example.com</strong>" in done.text
     assert "purchase went to <strong>Acme Corporation</strong> (an account you chose" in done.text
-    assert "<li>Acme Corporation (plan plan-basic) - has your purchase</li>" in done.text
+    assert "<li>Acme Corporation (plan Basic) - has your purchase</li>" in done.text
 
     # The code was the product's to use once: presented again, it signs nobody in.
     with httpx.Client(timeout=10, follow_redirects=True) as other:
@@ -587,6 +838,61 @@ def test_demo_newcomer_gets_a_new_account(demo: Demo) -> None:
     escaped = html.escape(name)
     assert f"purchase went to <strong>{escaped}</strong> (a new account created for it" in done.text
     assert f"<li>{escaped} - has your purchase</li>" in done.text and name not in done.text
+
+
+def test_demo_shows_the_step_logs_and_one_host_name_per_site(demo: Demo) -> None:
+    _, done = buy(demo, "buyer@example.com", "Globex Japan")
+    assert done.status_code == 200 and "purchase went to <strong>Globex Japan</strong>" in done.text
+    deadline = time.monotonic() + 5
+    while "saasus_mw: link" not in demo.output():
+        assert time.monotonic() < deadline, demo.output()
+        time.sleep(0.05)
+    lines = demo.output().splitlines()
+    steps = [line for line in lines if " saasus_mw: " in line]
+    assert [line.split(" saasus_mw: ")[1].split("  ")[0] for line in steps] == ["start ok", "picker ok", "link linked"]
+    link = steps[-1]
+    assert all(f" {field}=" in link for field in ("step", "status", "duration_ms", "journey", "tenant_id")), link
+    assert "step=link status=303" in link and "registration_token" not in demo.output()
+    # The stand-in is always localhost (another site, as SaaSus is), the product always 127.0.0.1.
+    saasus_port = urlsplit(demo.login).port
+    app_port = urlsplit(demo.product).port
+    urls = re.findall(r"https?://[^\s/]+", demo.output() + unquote(demo.login))
+    hosts: dict[int | None, set[str | None]] = {}
+    for url in urls:
+        hosts.setdefault(urlsplit(url).port, set()).add(urlsplit(url).hostname)
+    assert hosts == {saasus_port: {"localhost"}, app_port: {"127.0.0.1"}}
+
+
+def test_demo_reads_the_environment() -> None:
+    env = {
+        "SAASUS_MW_LOCALE": "ja",
+        "SAASUS_MW_PRODUCT_NAME": "Acme Cloud",
+        "SAASUS_MW_ALLOW_NEW_TENANT": "false",
+        "SAASUS_MW_CALLBACK_PATH": "/auth/callback",
+        "SAASUS_MW_STATE_TTL": "60",
+    }
+    with running_demo(**env) as demo:
+        assert "redirect_uri=http%3A%2F%2F127.0.0.1%3A" in demo.login and "%2Fauth%2Fcallback" in demo.login
+        picker, done = buy(demo, "buyer@example.com", "Acme Corporation")
+        assert picker.status_code == 200 and 'lang="ja"' in picker.text and "Acme Cloud" in picker.text
+        assert 'id="t-new"' not in picker.text  # the environment said no new accounts
+        assert "Max-Age=60" in " ".join(r.headers.get("set-cookie", "") for r in picker.history)
+        assert done.url.path == "/" and "<h1>Acme Cloud</h1>" in done.text  # signed in through /auth/callback
+        assert "(Acme Cloud)" in demo.output()
+
+
+def test_demo_with_a_broken_environment_says_what_is_wrong() -> None:
+    ports = ["--app-port", str(free_port()), "--saasus-port", str(free_port())]
+    done = subprocess.run(
+        [sys.executable, "-m", "saasus_mw.cli", "demo", *ports],
+        env={"PATH": "/usr/bin:/bin", "SAASUS_MW_STATE_TTL": "soon", "SAASUS_MW_LOCALE": "fr"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "SAASUS_MW_STATE_TTL" in done.stderr and "SAASUS_MW_LOCALE" in done.stderr  # both at once
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")

@@ -155,7 +155,10 @@ def test_key_rotation_order() -> None:
     s = Settings.load(
         {**BASE, "SAASUS_MW_SECRET_KEY": "n" * 32, "SAASUS_MW_SECRET_KEY_FALLBACKS": "o" * 32 + ",p" + "p" * 31}
     )
-    assert s.signing_keys == ["p" * 32, "o" * 32, "n" * 32]  # newest last: it signs
+    # Newest last: it signs. Each fallback is also tried as a former SAASUS_SECRET_KEY (derived).
+    plain = [k for k in s.signing_keys if len(set(k)) == 1]
+    assert plain == ["p" * 32, "o" * 32, "n" * 32]
+    assert s.signing_keys[-1] == "n" * 32 and len(s.signing_keys) == 5
 
 
 def test_insecure_cookie_with_https_success_url_warns() -> None:
@@ -169,3 +172,102 @@ def test_samesite_strict_warns_and_none_needs_secure() -> None:
     with pytest.raises(ConfigError, match="SAASUS_MW_COOKIE_SAMESITE"):
         Settings.load({**BASE, "SAASUS_MW_COOKIE_SAMESITE": "none", "SAASUS_MW_COOKIE_SECURE": "false"})
     assert Settings.load({**BASE, "SAASUS_MW_COOKIE_SAMESITE": "none"}).cookie_samesite == "None"
+
+
+# -- SAASUS_MW_SUPPORT_URL ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "loaded"),
+    [
+        pytest.param("", "", id="unset"),
+        pytest.param("https://example.com/support", "https://example.com/support", id="https"),
+        pytest.param(" mailto:support@example.com ", "mailto:support@example.com", id="mailto"),
+        pytest.param(
+            "mailto:support@example.com?subject=AWS%20Marketplace",
+            "mailto:support@example.com?subject=AWS%20Marketplace",
+            id="mailto-subject",
+        ),
+        pytest.param(
+            "https://例え.jp/サポート", "https://xn--r8jz45g.jp/%E3%82%B5%E3%83%9D%E3%83%BC%E3%83%88", id="idn"
+        ),
+        pytest.param(
+            "mailto:サポート@例え.jp", "mailto:%E3%82%B5%E3%83%9D%E3%83%BC%E3%83%88@xn--r8jz45g.jp", id="idn-mail"
+        ),
+        pytest.param("https://example.com/help?q=é#top", "https://example.com/help?q=%C3%A9#top", id="query-fragment"),
+    ],
+)
+def test_support_url_is_loaded_as_ascii(value: str, loaded: str) -> None:
+    url = Settings.load({**BASE, "SAASUS_MW_SUPPORT_URL": value}).support_url
+    assert url == loaded and url.isascii()
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        pytest.param("http://example.com/support", "expected an https:// URL or a mailto: address", id="http"),
+        pytest.param("javascript:alert(1)", "expected an https:// URL or a mailto: address", id="javascript"),
+        pytest.param("/support", "expected an https:// URL or a mailto: address", id="path"),
+        pytest.param("https:/example.com", "expected an https:// URL or a mailto: address", id="one-slash"),
+        pytest.param("https://", "expected an https:// URL or a mailto: address", id="no-host"),
+        pytest.param("mailto:support", "expected one address after mailto:", id="no-at"),
+        pytest.param("mailto:a@b.example,c@d.example", "expected one address after mailto:", id="two-addresses"),
+        pytest.param("mailto:@example.com", "expected one address after mailto:", id="no-local-part"),
+        pytest.param("https://example.com/a\r\nSet-Cookie:x", "control characters", id="crlf"),
+        pytest.param("https://example.com/\tx", "control characters", id="tab"),
+        pytest.param("https://example.com/a b", "spaces", id="space"),
+        pytest.param("https://example.com\\@evil.example", "backslashes", id="backslash"),
+        pytest.param("https://support.example.com@evil.example/", "user name or password", id="userinfo"),
+        pytest.param("https://" + "a" * 64 + ".example/", "cannot be encoded (IDNA)", id="label-too-long"),
+    ],
+)
+def test_support_url_refuses_what_a_page_cannot_link_to(value: str, reason: str) -> None:
+    with pytest.raises(ConfigError, match="SAASUS_MW_SUPPORT_URL") as info:
+        Settings.load({**BASE, "SAASUS_MW_SUPPORT_URL": value})
+    assert reason in str(info.value)
+
+
+# -- every problem at once ----------------------------------------------------------
+
+
+PROBLEMS = {
+    "SAASUS_MW_STATE_TTL": "0",
+    "SAASUS_MW_CALLBACK_PATH": "callback",
+    "SAASUS_MW_SUPPORT_URL": "ftp://example.com",
+    "SAASUS_MW_COOKIE_SAMESITE": "none",
+    "SAASUS_MW_COOKIE_SECURE": "false",
+}
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.load({"SAASUS_API_KEY": "key", **PROBLEMS})
+    named = ["SAASUS_MW_CALLBACK_PATH", "SAASUS_MW_STATE_TTL", "SAASUS_MW_SUPPORT_URL", "SAASUS_SAAS_ID"]
+    named += ["SAASUS_SECRET_KEY", "SAASUS_MW_COOKIE_SAMESITE=none"]
+    problems = [str(p) for p in info.value.problems]
+    assert len(problems) == len(named) and all(name in p for name, p in zip(named, problems, strict=True)), problems
+    message = str(info.value)
+    assert message.startswith("6 configuration problems (saasus-mw check reports the same):\n  - ")
+    assert all(f"\n  - {p}" in message for p in problems)
+
+
+def test_a_single_problem_is_raised_as_itself() -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.load({**BASE, "SAASUS_MW_STATE_TTL": "0"})
+    assert info.value.problems == (info.value,) and str(info.value).startswith("SAASUS_MW_STATE_TTL (environment")
+
+
+@pytest.mark.parametrize("wrap", [MarketplaceMiddleware, MarketplaceWSGIMiddleware])
+def test_building_the_middleware_reports_every_problem(wrap: type, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {**BASE, **PROBLEMS}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        wrap(asgi_host if wrap is MarketplaceMiddleware else wsgi_host)
+    assert len(info.value.problems) == 4
+    for name in (
+        "SAASUS_MW_STATE_TTL",
+        "SAASUS_MW_CALLBACK_PATH",
+        "SAASUS_MW_SUPPORT_URL",
+        "SAASUS_MW_COOKIE_SAMESITE",
+    ):
+        assert name in str(info.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -32,7 +33,7 @@ from openapi_core.validation.request.validators import (
 from openapi_schema_validator import validate as validate_schema
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from saasus_mw.testing import Call, SaaSusStandIn, Tenant, User
+from saasus_mw.testing import Call, Listing, SaaSusStandIn, Tenant, User
 
 SAAS_ID, API_KEY, SECRET = "saas-test", "key-test", "secret-test"
 SPEC_DIR = Path(__file__).parent / "openapi"
@@ -525,6 +526,10 @@ SPEC_FOR = {
     "customers": "awsmarketplaceapi.yml",
     "auth_info": "authapi.yml",
     "plans": "pricingapi.yml",
+    "sign_in_settings": "authapi.yml",
+    "marketplace_settings": "awsmarketplaceapi.yml",
+    "listing_status": "awsmarketplaceapi.yml",
+    "visibility": "awsmarketplaceapi.yml",
 }
 
 
@@ -733,3 +738,167 @@ def test_sign_in_hand_off_and_new_tenants_conform_to_the_spec(
     assert call(client, "POST", sign_up, json_body=body).status_code == 400  # the token is spent
     assert call(client, "POST", sign_up, json_body={**body, "access_token": "x"}).status_code == 401
     assert assert_conforms(standin.calls) == len(standin.calls)
+
+
+# -- the listing endpoints (saasus-mw check --online reads them) ------------------------
+
+LISTING_PATHS = ("/auth/sign-in-settings", "/awsmarketplace/settings", "/awsmarketplace/listing-status")
+LISTING_PATHS += ("/awsmarketplace/catalog-entity/visibility",)
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        pytest.param(Listing(), id="default"),
+        pytest.param(
+            Listing(self_sign_up=False, product_code="", listing_status="no_listing", visibility="Restricted"),
+            id="nothing-yet",
+        ),
+        pytest.param(Listing(listing_status="public", visibility="Public"), id="public"),
+    ],
+)
+def test_listing_endpoints_answer_what_is_set_and_conform_to_the_spec(
+    standin: SaaSusStandIn, client: httpx.Client, listing: Listing
+) -> None:
+    standin.listing = listing
+    answers = [call(client, "GET", standin.base_url + path) for path in LISTING_PATHS]
+    for path in LISTING_PATHS:
+        call(client, "GET", standin.base_url + path, secret="wrong")  # signed, like every SaaSus API call
+    sign_in, settings, status, visibility = (a.json() for a in answers)
+    assert sign_in["self_regist"] == {"enable": listing.self_sign_up}
+    assert settings["product_code"] == listing.product_code
+    assert all(settings.values()) if listing.product_code else not any(settings.values())
+    assert (status, visibility) == ({"listing_status": listing.listing_status}, {"visibility": listing.visibility})
+    assert [c.status for c in standin.calls] == [200] * 4 + [401] * 4
+    assert assert_conforms(standin.calls) == 8
+
+
+def test_listing_values_are_the_specs() -> None:
+    import yaml  # openapi-core's own dependency
+
+    from saasus_mw.testing.listing import LISTING_STATUSES, VISIBILITIES
+
+    schemas = yaml.safe_load((SPEC_DIR / "awsmarketplaceapi.yml").read_text(encoding="utf-8"))["components"]["schemas"]
+    assert list(LISTING_STATUSES) == schemas["ListingStatus"]["enum"]
+    assert list(VISIBILITIES) == schemas["VisibilityStatus"]["enum"]
+    with pytest.raises(ValueError, match="listing_status"):
+        Listing(listing_status="published")
+    with pytest.raises(ValueError, match="visibility"):
+        Listing(visibility="public")  # the catalog's are capitalised
+    with pytest.raises(TypeError):
+        Listing(self_sign_up="yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK uses pydantic v1 APIs
+def test_sdk_reads_the_listing_endpoints(standin: SaaSusStandIn) -> None:
+    from saasus_mw.saasus import SaaSus
+
+    from .conftest import make_settings
+
+    saasus = SaaSus(make_settings(standin, saasus_saas_id=SAAS_ID, saasus_api_key=API_KEY, saasus_secret_key=SECRET))
+    try:
+        assert saasus.read("get_sign_in_settings", lambda data: data["self_regist"]["enable"]) is True
+        assert saasus.read("get_settings", lambda data: data["product_code"]) == Listing().product_code
+        assert saasus.read("get_listing_status", lambda data: data["listing_status"]) == "limited"
+        assert saasus.read("get_catalog_entity_visibility", lambda data: data["visibility"]) == "Limited"
+    finally:
+        saasus.close()
+
+
+# -- python -m saasus_mw.testing: users, tenants and a reset ---------------------------
+
+
+@contextlib.contextmanager
+def standin_cli(*args: str) -> Iterator[tuple[str, list[str]]]:
+    """The stand-in's command line on a free port: (its URL, the lines it printed), until the block ends."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "saasus_mw.testing", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
+    assert proc.stdout is not None
+    try:
+        lines = [proc.stdout.readline() for _ in range(8)]
+        yield lines[0].split(" serving on ")[1].split()[0], lines
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0 and "Traceback" not in err
+
+
+def test_cli_users_tenants_and_sign_in_ids(client: httpx.Client) -> None:
+    users = ("--user", "buyer@example.com:Acme, Globex", "--user", "newcomer@example.com", "--user", "buyer-42:Initech")
+    with standin_cli(*users, "--saas-id", SAAS_ID, "--api-key", API_KEY, "--secret-key", SECRET) as (url, _):
+        page = client.get(f"{url}/login?redirect_uri=http://127.0.0.1:1/cb")
+        assert [name in page.text for name in ("buyer@example.com", "newcomer@example.com", "buyer-42")] == [True] * 3
+        seen = {}
+        for name in ("buyer@example.com", "newcomer@example.com", "buyer-42"):
+            landed = client.get(f"{url}/login?redirect_uri=http://127.0.0.1:1/cb&email={name}")
+            code = parse_qs(urlsplit(landed.headers["location"]).query)["code"][0]
+            tokens = call(client, "GET", f"{url}/v1/auth/credentials?code={code}&auth-flow=tempCodeAuth").json()
+            info = call(client, "GET", f"{url}/v1/auth/userinfo?token={tokens['id_token']}").json()
+            seen[name] = (info["email"], info["sign_in_id"], [t["name"] for t in info["tenants"]])
+    assert seen == {
+        "buyer@example.com": ("buyer@example.com", "", ["Acme", "Globex"]),
+        "newcomer@example.com": ("newcomer@example.com", "", []),
+        "buyer-42": ("", "buyer-42", ["Initech"]),
+    }
+
+
+def test_cli_reset_lets_a_linked_user_buy_again(client: httpx.Client) -> None:
+    keys = ("--saas-id", SAAS_ID, "--api-key", API_KEY, "--secret-key", SECRET)
+    with standin_cli("--user", "buyer@example.com:Acme", *keys) as (url, lines):
+        assert f"curl -X POST {url}/_standin/reset" in "".join(lines)
+        login = next(line for line in lines if line.startswith("Hosted login: ")).removeprefix("Hosted login: ")
+        arrivals = [
+            parse_qs(urlsplit(client.get(login.strip() + "&email=buyer%40example.com").headers["location"]).query)
+            for _ in range(2)
+        ]
+        first, second = (a["registration_token"][0] for a in arrivals)
+        assert first != second  # each visit: a fresh registration token
+        tokens = call(client, "GET", f"{url}/v1/auth/credentials?code={arrivals[0]['code'][0]}").json()
+        info = call(client, "GET", f"{url}/v1/auth/userinfo?token={tokens['id_token']}").json()
+        acme = info["tenants"][0]["id"]
+        body = {"tenant_id": acme, "access_token": tokens["access_token"], "registration_token": first}
+        assert call(client, "PATCH", f"{url}/v1/auth/aws-marketplace/link", json_body=body).status_code == 200
+        customers = f"{url}/v1/awsmarketplace/customers?tenant_ids={acme}"
+        assert len(call(client, "GET", customers).json()["customers"]) == 1  # Acme can take no other purchase
+        reset = client.post(f"{url}/_standin/reset")
+        assert (reset.status_code, reset.json()) == (200, {"unlinked_tenants": 1})
+        assert call(client, "GET", customers).json()["customers"] == []  # Acme is free again
+        body["registration_token"] = second
+        assert call(client, "PATCH", f"{url}/v1/auth/aws-marketplace/link", json_body=body).status_code == 200
+
+
+def test_cli_help_and_bad_users() -> None:
+    def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "saasus_mw.testing", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+    shown = run_cli("--help")
+    assert shown.returncode == 0 and "--redirect-uri" in shown.stdout and "--user NAME[:TENANT,...]" in shown.stdout
+    assert "POST /_standin/reset" in shown.stdout
+    for users in (["--user", ":Acme"], ["--user", "a@example.com", "--user", "a@example.com:Acme"]):
+        refused = run_cli("--port", "0", *users)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+
+
+def test_cli_listing_options_are_what_check_online_reads() -> None:
+    keys = ("--saas-id", SAAS_ID, "--api-key", API_KEY, "--secret-key", SECRET)
+    with standin_cli(*keys, "--no-self-sign-up", "--listing-status", "public", "--visibility", "Public") as (url, _):
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "SAASUS_SAAS_ID": SAAS_ID,
+            "SAASUS_API_KEY": API_KEY,
+            "SAASUS_SECRET_KEY": SECRET,
+            "SAASUS_BASE_URL": url + "/v1",
+            "SAASUS_MW_SUPPORT_URL": "https://example.com/support",
+        }
+        command = [sys.executable, "-m", "saasus_mw.cli", "check", "--online", "--json"]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=True)
+    messages = {f["message"].split(":")[0]: f["level"] for f in json.loads(done.stdout)["findings"]}
+    assert messages["self sign-up is disabled in SaaSus (GET /auth/sign-in-settings"] == "warning"
+    assert messages["the listing status is public"] == "info"
+    assert messages["on AWS Marketplace the product is Public"] == "info"

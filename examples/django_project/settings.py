@@ -11,7 +11,12 @@ INSTALLED_APPS: list[str] = []
 DATABASES: dict[str, dict[str, str]] = {}
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 USE_TZ = True
+# Who signed in, in a signed cookie: no database. SESSION_COOKIE_SECURE = True in production
+# (this example is also served over plain http on loopback).
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+SESSION_COOKIE_SAMESITE = "Lax"

@@ -1,5 +1,5 @@
 from django.urls import path
 
-from .views import product
+from .views import callback, home, welcome
 
-urlpatterns = [path("", product), path("welcome", product), path("callback", product)]
+urlpatterns = [path("", home), path("welcome", welcome), path("callback", callback)]

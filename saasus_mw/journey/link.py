@@ -12,8 +12,8 @@ import hmac
 import logging
 import unicodedata
 
-from .. import csrf as masking
 from ..completion import Completed, Completion, PurchaseGuard, Refused, SessionOver, Unanswered
+from ..csrf import matches
 from ..errors import ErrorCode
 from ..hooks import Failure
 from ..pages import Response
@@ -59,7 +59,7 @@ class Link:
             return fail(ErrorCode.BAD_REQUEST, request, retry=True)
         form = request.form
         csrf = form.get("csrf_token", [""])
-        if len(csrf) != 1 or not masking.matches(csrf[0], state.csrf_token):  # each page masks it afresh
+        if len(csrf) != 1 or not matches(csrf[0], state.csrf_token):  # each page masks it afresh
             return fail(ErrorCode.CSRF_FAILED, request, retry=True)
         tenant_ids, names = form.get("tenant_id", [""]), form.get("new_tenant_name", [])
         if len(tenant_ids) != 1 or len(names) > 1:

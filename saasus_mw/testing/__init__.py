@@ -5,6 +5,6 @@ with SaaSusStandIn() as saasus:
     os.environ["SAASUS_BASE_URL"] = saasus.base_url
 """
 
-from saasus_mw.testing.standin import ENDPOINTS, Call, Plan, SaaSusStandIn, Tenant, User
+from saasus_mw.testing.standin import ENDPOINTS, Call, Listing, Plan, SaaSusStandIn, Tenant, User
 
-__all__ = ["ENDPOINTS", "Call", "Plan", "SaaSusStandIn", "Tenant", "User"]
+__all__ = ["ENDPOINTS", "Call", "Listing", "Plan", "SaaSusStandIn", "Tenant", "User"]

@@ -8,13 +8,10 @@ import html
 import json
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from .model import Answer, Call, Store, User, b64, error, json_fields, new_id, ok
-
-if TYPE_CHECKING:
-    from .standin import SaaSusStandIn
+from .model import Answer, Call, Config, Store, User, b64, error, json_fields, new_id, ok
 
 CREATED_CODE_LIFETIME = 10.0  # seconds, as SaaSus documents for CreateAuthCredentials
 
@@ -22,28 +19,28 @@ CREATED_CODE_LIFETIME = 10.0  # seconds, as SaaSus documents for CreateAuthCrede
 class AuthApi:
     """``/v1/auth/...`` and ``/login``; every method runs with the store's lock held."""
 
-    def __init__(self, standin: SaaSusStandIn, store: Store) -> None:
-        self._standin, self._store = standin, store
+    def __init__(self, config: Config, store: Store) -> None:
+        self._config, self._store = config, store
 
     def mint(self, user: User, kind: str, size: int | None = None) -> str:
-        standin = self._standin
+        config = self._config
         header = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "saasus-standin"}).encode())
         claims = {
             "sub": user.id,
             "email": user.email,
             "token_use": kind,
             "jti": new_id(),
-            "iss": standin.url,
+            "iss": config.url,
             "exp": int(time.time()) + 3600,
             "pad": "",
         }
         # Real Cognito tokens are large; padding them exercises cookie-size limits.
-        room = ((size or standin.token_size) - len(header) - 43 - 2) * 3 // 4
+        room = ((size or config.token_size) - len(header) - 43 - 2) * 3 // 4
         # Random, not "xxx": real tokens do not compress, and the cookie-size
         # test must not pass only because zlib shrank the padding to nothing.
         claims["pad"] = secrets.token_urlsafe(room)[: max(0, room - len(json.dumps(claims)))]
         signing_input = f"{header}.{b64(json.dumps(claims).encode())}"
-        sig = hmac.new(standin.secret_key.encode(), signing_input.encode(), hashlib.sha256).digest()
+        sig = hmac.new(config.secret_key.encode(), signing_input.encode(), hashlib.sha256).digest()
         token = f"{signing_input}.{b64(sig)}"
         self._store.tokens[token] = (user.id, kind)
         return token
@@ -71,7 +68,7 @@ class AuthApi:
             {
                 "id_token": self.mint(user, "id"),
                 "access_token": self.mint(user, "access"),
-                "refresh_token": self.mint(user, "refresh", self._standin.refresh_token_size),
+                "refresh_token": self.mint(user, "refresh", self._config.refresh_token_size),
             }
         )
 
@@ -116,7 +113,7 @@ class AuthApi:
         return ok({**info, "tenants": tenants})
 
     def auth_info(self, call: Call) -> Answer:
-        return ok({"callback_url": self._standin.callback_url})
+        return ok({"callback_url": self._config.callback_url})
 
     def login(self, call: Call) -> Answer:
         """The hosted login: pick a user, come back to ``redirect_uri`` with a code (and a token)."""
@@ -137,9 +134,9 @@ class AuthApi:
         user = next((u for u in users if u.login_name == name), None)
         if user is None:
             return page(404, "Unknown user", f"<p>No user {html.escape(name)}.</p>")
-        params = {"code": self._standin.issue_code(user)}
+        params = {"code": self._store.issue_code(user)}
         if marketplace:
-            params["registration_token"] = self._standin.issue_registration_token()
+            params["registration_token"] = self._store.issue_registration_token()
         parts = urlsplit(redirect_uri)
         query = "&".join(q for q in (parts.query, urlencode(params)) if q)
         return Answer(302, content_type="text/html; charset=utf-8", location=urlunsplit(parts._replace(query=query)))

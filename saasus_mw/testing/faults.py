@@ -15,7 +15,12 @@ ENDPOINTS = (
     "customers",
     "auth_info",
     "plans",
+    "sign_in_settings",
+    "marketplace_settings",
+    "listing_status",
+    "visibility",
     "login",
+    "standin_reset",
     "other",
 )
 

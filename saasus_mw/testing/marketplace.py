@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 from .model import Answer, Call, Store, Tenant, User, error, json_fields, ok
-
-if TYPE_CHECKING:
-    from .standin import SaaSusStandIn
 
 
 class MarketplaceApi:
     """``/v1/awsmarketplace/...``, the purchase steps of ``/v1/auth/aws-marketplace/...``, and
     ``/v1/pricing/plans``; every method runs with the store's lock held."""
 
-    def __init__(self, standin: SaaSusStandIn, store: Store) -> None:
-        self._standin, self._store = standin, store
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
     def _purchase(self, call: Call, what: str) -> tuple[dict[str, str], User] | Answer:
         """The shared checks of link and sign-up-confirm: the fields, the user, the tenant, the token."""
@@ -43,7 +39,7 @@ class MarketplaceApi:
             return checked
         param, user = checked
         self._store.links.append((param["tenant_id"], user.id, param["registration_token"]))
-        self._standin.link_customer(param["tenant_id"])
+        self._store.link_customer(param["tenant_id"])
         return Answer(200)
 
     def sign_up(self, call: Call) -> Answer:
@@ -54,7 +50,7 @@ class MarketplaceApi:
         param, user = checked
         tenant = Tenant(param["tenant_name"])
         user.tenants.append(tenant)
-        self._standin.link_customer(tenant.id)
+        self._store.link_customer(tenant.id)
         self._store.created.append((tenant.id, user.id, param["registration_token"]))
         body = {
             "id": tenant.id,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import threading
 import uuid
-from dataclasses import KW_ONLY, dataclass, field
-from typing import Any
+from dataclasses import KW_ONLY, dataclass, field, fields
+from typing import Any, Protocol
 
 __all__ = ["Call", "Plan", "Tenant", "User"]
 
@@ -89,9 +90,50 @@ class Store:
     links: list[tuple[str, str, str]] = field(default_factory=list)  # (tenant id, user id, registration token)
     created: list[tuple[str, str, str]] = field(default_factory=list)  # (new tenant id, user id, registration token)
 
+    def clear(self) -> None:
+        """Forget everything: a SaaSus as just started (the lock stays)."""
+        with self.lock:
+            for name in (f.name for f in fields(self) if f.name != "lock"):
+                getattr(self, name).clear()
+
     def user_for(self, token: str, kind: str) -> User | None:
         user_id, token_kind = self.tokens.get(token, ("", ""))
         return self.users.get(user_id) if token_kind == kind else None
+
+    def issue_code(self, user: User) -> str:
+        with self.lock:
+            if self.users.get(user.id) is not user:
+                raise ValueError(f"user was not added to this stand-in: {user.login_name}")
+            code = new_id()
+            self.codes[code] = (user.id, None, None)
+        return code
+
+    def issue_registration_token(self) -> str:
+        # Opaque, as AWS Marketplace's are: base64 with "+", "/" and "=", not a UUID.
+        token = base64.b64encode(secrets.token_bytes(180)).decode()
+        with self.lock:
+            self.registration_tokens[token] = False
+        return token
+
+    def link_customer(self, tenant_id: str) -> None:
+        with self.lock:
+            self.customers[tenant_id] = {
+                "customer_identifier": secrets.token_hex(6),
+                "customer_aws_account_id": str(secrets.randbelow(10**12)).zfill(12),
+                "tenant_id": tenant_id,
+            }
+
+
+class Config(Protocol):
+    """What the endpoints read of the stand-in's configuration (some of it settable by tests)."""
+
+    @property
+    def url(self) -> str: ...
+
+    secret_key: str
+    token_size: int
+    refresh_token_size: int
+    callback_url: str
 
 
 class Headers(dict[str, str]):

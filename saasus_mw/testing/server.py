@@ -9,14 +9,11 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
-from .faults import Fault
+from .faults import Fault, Faults
 from .model import Answer, Call, Headers, error
-
-if TYPE_CHECKING:
-    from .standin import SaaSusStandIn
 
 logger = logging.getLogger("saasus_mw.testing")
 
@@ -31,14 +28,30 @@ ROUTES = {
     ("GET", "/v1/awsmarketplace/customers"): "customers",
     ("GET", "/v1/auth/auth-info"): "auth_info",
     ("GET", "/v1/pricing/plans"): "plans",
+    ("GET", "/v1/auth/sign-in-settings"): "sign_in_settings",
+    ("GET", "/v1/awsmarketplace/settings"): "marketplace_settings",
+    ("GET", "/v1/awsmarketplace/listing-status"): "listing_status",
+    ("GET", "/v1/awsmarketplace/catalog-entity/visibility"): "visibility",
     ("GET", "/login"): "login",
+    ("POST", "/_standin/reset"): "standin_reset",
 }
+
+
+class Service(Protocol):
+    """What the server asks of the stand-in for each call."""
+
+    faults: Faults
+    clock_offset: float  # seconds the stand-in's clock is ahead: its Date header follows it
+
+    def record(self, call: Call) -> None: ...
+
+    def dispatch(self, call: Call) -> Answer: ...
 
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], standin: SaaSusStandIn) -> None:
+    def __init__(self, address: tuple[str, int], standin: Service) -> None:
         self.standin = standin
         self.connections: set[socket.socket] = set()
         self._lock = threading.Lock()

@@ -13,19 +13,19 @@ This module holds the set-up API and the dispatch; the endpoints live in
 
 from __future__ import annotations
 
-import base64
-import secrets
 import threading
 from collections.abc import Callable, Iterable
 
 from .auth import AuthApi, login_path
+from .control import ControlApi
 from .faults import ENDPOINTS, Faults
+from .listing import Listing, ListingApi
 from .marketplace import MarketplaceApi
-from .model import Answer, Call, Plan, Store, Tenant, User, error, new_id
+from .model import Answer, Call, Plan, Store, Tenant, User, error
 from .server import Server
 from .signature import signature_ok
 
-__all__ = ["ENDPOINTS", "Call", "Plan", "SaaSusStandIn", "Tenant", "User"]
+__all__ = ["ENDPOINTS", "Call", "Listing", "Plan", "SaaSusStandIn", "Tenant", "User"]
 
 
 class SaaSusStandIn:
@@ -66,10 +66,15 @@ class SaaSusStandIn:
         self.callback_url, self.clock_offset = callback_url, clock_offset
         self.calls: list[Call] = []
         self.faults = Faults()
+        # What the SaaSus console holds about the listing (check --online reads it); replace it to change it.
+        self.listing = Listing()
         self._store = Store()
         self._lock = self._store.lock
-        auth, market = AuthApi(self, self._store), MarketplaceApi(self, self._store)
-        self._unsigned: dict[str, Callable[[Call], Answer]] = {"login": auth.login}
+        auth, market = AuthApi(self, self._store), MarketplaceApi(self._store)
+        self._unsigned: dict[str, Callable[[Call], Answer]] = {
+            "login": auth.login,
+            **ControlApi(self._store).endpoints(),
+        }
         self._signed: dict[str, Callable[[Call], Answer]] = {
             "credentials": auth.credentials,
             "create_credentials": auth.create_credentials,
@@ -81,6 +86,7 @@ class SaaSusStandIn:
             "customers": market.customers,
             "plans": market.plans,
         }
+        self._signed |= ListingApi(self).endpoints()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -161,19 +167,12 @@ class SaaSusStandIn:
         return plan
 
     def issue_code(self, user: User) -> str:
-        with self._lock:
-            if self._store.users.get(user.id) is not user:
-                raise ValueError(f"user was not added to this stand-in: {user.login_name}")
-            code = new_id()
-            self._store.codes[code] = (user.id, None, None)
-        return code
+        """A code for the user, as the hosted login hands out after a sign-in."""
+        return self._store.issue_code(user)
 
     def issue_registration_token(self) -> str:
-        # Opaque, as AWS Marketplace's are: base64 with "+", "/" and "=", not a UUID.
-        token = base64.b64encode(secrets.token_bytes(180)).decode()
-        with self._lock:
-            self._store.registration_tokens[token] = False
-        return token
+        """A fresh purchase's registration token, unused."""
+        return self._store.issue_registration_token()
 
     def spend_registration_token(self, token: str) -> None:
         """Mark a registration token used, as if another request had completed its purchase."""
@@ -181,12 +180,8 @@ class SaaSusStandIn:
             self._store.registration_tokens[token] = True
 
     def link_customer(self, tenant_id: str) -> None:
-        with self._lock:
-            self._store.customers[tenant_id] = {
-                "customer_identifier": secrets.token_hex(6),
-                "customer_aws_account_id": str(secrets.randbelow(10**12)).zfill(12),
-                "tenant_id": tenant_id,
-            }
+        """Give the tenant a Marketplace customer, as if a purchase had been linked to it."""
+        self._store.link_customer(tenant_id)
 
     def login_url(self, redirect_uri: str, email: str | None = None, marketplace: bool = True) -> str:
         """The hosted login; ``email`` (or a sign-in ID) picks the user, else a list to choose from."""
@@ -208,15 +203,19 @@ class SaaSusStandIn:
     def clear_faults(self) -> None:
         self.faults.clear()
 
-    def reset(self) -> None:
+    def reset(self, *, everything: bool = False) -> None:
         """Forget recorded calls, recorded links and pending faults.
 
         Users, issued tokens and which tenants are linked stay: SaaSus would not forget them.
+        ``everything=True`` forgets those too: an empty SaaSus at the same address with the
+        same keys (the pytest plugin's session-wide stand-in, before each test).
         """
         with self._lock:
             self.calls.clear()
             self._store.links.clear()
             self._store.created.clear()
+            if everything:
+                self._store.clear()
         self.faults.clear()
 
     # -- request handling (called from server threads) --------------------
