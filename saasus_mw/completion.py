@@ -26,15 +26,28 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import hmac
 import threading
 import time
-from collections.abc import Set
+from collections.abc import Callable, Set
+from typing import Any
 
 from .errors import ErrorCode
 from .saasus import ErrorKind, SaaSus, SaaSusError, Tenant, UserInfo
 from .state import State
 
-__all__ = ["Completed", "Completion", "PurchaseGuard", "Refused", "SessionOver", "Unanswered", "ineligible"]
+__all__ = [
+    "DOUBLE_CLICK_WINDOW",
+    "Completed",
+    "Completion",
+    "PurchaseGuard",
+    "Record",
+    "Refused",
+    "SessionOver",
+    "Spent",
+    "Unanswered",
+    "ineligible",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +66,18 @@ class Refused:
 
     code: ErrorCode
     error: SaaSusError | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Spent:
+    """The registration token can no longer be used, and no attempt of this state completed it.
+
+    Nothing was done. Maybe this purchase was set up before (another worker, another
+    browser, or another account), maybe the token expired: only the user's tenants
+    and their Marketplace customers are known, so the buyer is told just that.
+    """
+
+    user: UserInfo
 
 
 class SessionOver(Exception):
@@ -78,6 +103,10 @@ def ineligible(tenant: Tenant, linked: Set[str], required_roles: Set[str]) -> st
     return ""
 
 
+def _nothing() -> None:
+    """What ``acting`` does unless told: the caller's hook, called just before SaaSus is asked to act."""
+
+
 class Completion:
     """Completes purchases through one :class:`SaaSus` client; holds no per-request state."""
 
@@ -85,8 +114,10 @@ class Completion:
         self._saasus = saasus
         self._required_roles = required_roles
 
-    def link(self, state: State, tenant_id: str) -> Completed | Refused:
-        """LinkAwsMarketplace for one of the user's eligible tenants."""
+    def link(
+        self, state: State, tenant_id: str, *, acting: Callable[[], object] = _nothing
+    ) -> Completed | Refused | Spent:
+        """LinkAwsMarketplace for one of the user's eligible tenants; ``acting()`` just before it."""
         user, linked, unused = self._look(state, tenant_id)
         done = self._remembered(state, user, linked, unused)
         if done is not None:
@@ -94,29 +125,33 @@ class Completion:
         tenant = next((t for t in user.tenants if t.id == tenant_id), None)
         if tenant is None or ineligible(tenant, set(), self._required_roles):
             return Refused(ErrorCode.TENANT_NOT_ALLOWED)
+        if not unused:
+            return Spent(user)
         if tenant_id in linked:  # before our attempt: never ours, whatever the token says
             return Refused(ErrorCode.TENANT_ALREADY_LINKED)
-        if not unused:
-            return Refused(ErrorCode.REGISTRATION_INVALID)
         attempted = dataclasses.replace(state, attempted_tenant=tenant_id, attempted_name="", name_taken_by=())
+        acting()
         try:
             self._saasus.link(tenant_id, state.access_token, state.registration_token)
         except SaaSusError as exc:
             return self._after_loss(exc, attempted)
         return Completed(tenant.id, tenant.name, created=False, user=user)
 
-    def create(self, state: State, name: str) -> Completed | Refused:
-        """ConfirmSignUpWithAwsMarketplace: a new tenant named ``name``, linked to the purchase."""
+    def create(
+        self, state: State, name: str, *, acting: Callable[[], object] = _nothing
+    ) -> Completed | Refused | Spent:
+        """ConfirmSignUpWithAwsMarketplace: a new tenant named ``name``, linked to the purchase; ``acting()`` first."""
         user, linked, unused = self._look(state)
         done = self._remembered(state, user, linked, unused)
         if done is not None:
             return done
         if not unused:
-            return Refused(ErrorCode.REGISTRATION_INVALID)
+            return Spent(user)
         # The user's tenants of this name now are "before": one that appears later
         # with this name and a customer can only be the one this attempt created.
         taken = tuple(t.id for t in user.tenants if t.name == name)
         attempted = dataclasses.replace(state, attempted_tenant="", attempted_name=name, name_taken_by=taken)
+        acting()
         try:
             tenant = self._saasus.sign_up(name, state.access_token, state.registration_token)
         except SaaSusError as exc:
@@ -170,19 +205,43 @@ class Completion:
         raise Unanswered(error, attempted) from None
 
 
+# A double click posts the picker's form twice, and the browser shows the second answer:
+# within this many seconds after the first completed the purchase, the second POST of
+# that very page (its state's CSRF token) is finished as the first was, once.
+DOUBLE_CLICK_WINDOW = 5.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """A purchase this process completed: the tenant, for whom, and from which state."""
+
+    completed: Completed
+    user_id: str
+    csrf_token: str = dataclasses.field(repr=False)
+
+    def by(self, state: State) -> bool:
+        """Whether ``state`` is the very state that completed it (not only the same purchase)."""
+        return hmac.compare_digest(self.csrf_token.encode(), state.csrf_token.encode())
+
+
 class PurchaseGuard:
     """One request at a time per purchase in this process, and a memory of the completed ones.
 
     Entering never blocks: a request that finds its purchase busy is told so and
     waits *outside* any worker thread (see the adapters), so a buyer who reposts
     the same form cannot queue everyone else behind SaaSus calls.
+
+    What it remembers is per process: another worker knows nothing of it, and there a
+    copy of a state cookie is judged by what SaaSus says alone.
     """
 
     def __init__(self, ttl: int, max_entries: int = 10_000) -> None:
         self._lock = threading.Lock()  # held only for these dict operations, never across a call
         self._busy: set[str] = set()
-        self._done: collections.OrderedDict[str, tuple[float, Completed]] = collections.OrderedDict()
+        self._done: collections.OrderedDict[str, tuple[float, Record]] = collections.OrderedDict()
         self._attempts: collections.OrderedDict[str, State] = collections.OrderedDict()
+        # A state's sign-in hand-offs: (first at, how many), by its CSRF token.
+        self._uses: collections.OrderedDict[str, tuple[float, int]] = collections.OrderedDict()
         self._ttl, self._max = ttl, max_entries
 
     def enter(self, journey: str) -> bool:
@@ -197,7 +256,7 @@ class PurchaseGuard:
         with self._lock:
             self._busy.discard(journey)
 
-    def completed(self, journey: str) -> Completed | None:
+    def completed(self, journey: str) -> Record | None:
         with self._lock:
             entry = self._done.get(journey)
         return entry[1] if entry is not None and entry[0] > time.monotonic() else None
@@ -206,16 +265,49 @@ class PurchaseGuard:
         """Remember an unanswered attempt, for a POST that waited on it with the older cookie."""
         with self._lock:
             self._attempts[journey] = state
-            while len(self._attempts) > self._max:
-                self._attempts.popitem(last=False)
+            _bound(self._attempts, self._max)
 
     def attempted(self, journey: str) -> State | None:
         with self._lock:
             return self._attempts.get(journey)
 
-    def complete(self, journey: str, completed: Completed) -> None:
+    def complete(self, journey: str, completed: Completed, state: State) -> None:
+        """Remember that ``state`` completed the purchase, for its user; its hand-off is the first use."""
+        user_id = completed.user.id if completed.user is not None else ""
+        record = Record(dataclasses.replace(completed, user=None), user_id, state.csrf_token)
         with self._lock:
-            self._done[journey] = (time.monotonic() + self._ttl, dataclasses.replace(completed, user=None))
+            self._done[journey] = (time.monotonic() + self._ttl, record)
             self._attempts.pop(journey, None)
-            while len(self._done) > self._max:  # oldest first out: memory stays bounded
-                self._done.popitem(last=False)
+            self._uses[state.csrf_token] = (time.monotonic(), 1)
+            _bound(self._done, self._max)
+            _bound(self._uses, self._max)
+
+    def hand_off(self, state: State, *, first: bool) -> bool:
+        """Whether ``state`` may be signed in now: its ``first`` time, or a double click's repeat.
+
+        A repeat is allowed once, within :data:`DOUBLE_CLICK_WINDOW` of the first: a copy
+        of the cookie replayed later never mints another sign-in code in this process.
+        """
+        now = time.monotonic()
+        with self._lock:
+            used = self._uses.get(state.csrf_token)
+            if used is None:
+                if not first:
+                    return False
+                self._uses[state.csrf_token] = (now, 1)
+                _bound(self._uses, self._max)
+                return True
+            at, count = used
+            if count > 1 or now - at > DOUBLE_CLICK_WINDOW:
+                return False
+            self._uses[state.csrf_token] = (at, count + 1)
+            return True
+
+    def handed_off(self, state: State) -> bool:
+        with self._lock:
+            return state.csrf_token in self._uses
+
+
+def _bound(entries: collections.OrderedDict[str, Any], limit: int) -> None:
+    while len(entries) > limit:  # oldest first out: memory stays bounded
+        entries.popitem(last=False)

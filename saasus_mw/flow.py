@@ -23,10 +23,11 @@ from .completion import Completion, PurchaseGuard
 from .errors import ErrorCode
 from .hooks import Failure, Linked
 from .journey.answers import Answers
-from .journey.arrival import Arrival
+from .journey.arrival import PURCHASE_PARAM, Arrival
 from .journey.finish import Finish
 from .journey.link import Link
 from .journey.picker import Picker
+from .journey.returning import Returning
 from .pages import Response, delivered
 from .request import MAX_BODY, Request
 from .saasus import SaaSus, SaaSusError
@@ -79,10 +80,11 @@ class Flow:
         self._codec, self._answers, self._urls = codec, Answers(settings), Urls(settings)
         guard = PurchaseGuard(settings.state_ttl)
         finish = Finish(saasus, codec, self._answers, self._urls, on_linked)
+        returning = Returning(saasus, guard, self._answers, self._urls, finish)
         self.arrival = Arrival(settings, saasus, codec, self._answers, self._urls)
-        self.picker = Picker(settings, saasus, guard, self._answers, self._urls, finish)
+        self.picker = Picker(settings, saasus, guard, self._answers, self._urls, returning)
         completion = Completion(saasus, required_roles=settings.required_roles)
-        self.link = Link(settings, completion, guard, codec, self._answers, self._urls, finish)
+        self.link = Link(settings, completion, guard, codec, self._answers, self._urls, finish, returning)
 
     @staticmethod
     def wants_body(step: Step) -> bool:
@@ -124,7 +126,9 @@ class Flow:
                 ours = "GET, HEAD" if "registration_token" in request.query else "GET, HEAD, POST"
                 response = self._answers.fail(ErrorCode.METHOD_NOT_ALLOWED, request, allow=ours)
             else:
-                state = self._codec.decode(request.cookie)
+                # The posted page's own state, of this purchase: others may have been tossed in.
+                csrf = _one(request.form, "csrf_token") if step is Step.LINK and request.is_form else ""
+                state = self._codec.decode(request.cookie, ref=_ref(request), csrf=csrf)
                 response = self.picker(request, state) if step is Step.PICKER else self.link(request, state, waited)
         except StateError as exc:
             response = self._state_error(exc, step, request)
@@ -147,9 +151,11 @@ class Flow:
         return response
 
     def _state_error(self, exc: StateError, step: Step, request: Request) -> Response:
-        if exc.reason == "missing" and step is not Step.START and self._codec.is_done(request.cookie):
-            # Back button or a resubmitted form after success: say so, kindly.
-            return self._answers.linked(request, self._urls.continue_(request.root_path))
+        # Back button or a resubmitted form after success: say so, kindly; only for the
+        # purchase the address names, whatever marker another site may have tossed in.
+        done = self._codec.is_done(request.cookie, _ref(request)) if exc.reason == "missing" else ""
+        if done and step is not Step.START:
+            return self._answers.marked(request, done, self._urls.continue_(request.root_path))
         return self._answers.fail(_STATE_ERRORS[exc.reason], request)
 
     def _report(self, step: Step, request: Request, state: State | None, response: Response, seconds: float) -> None:
@@ -180,3 +186,13 @@ class Flow:
                 self._on_error(dataclasses.replace(failure, step=step.value))
             except Exception:  # a broken hook must not break the page
                 logger.exception("saasus_mw: on_error hook raised")
+
+
+def _one(fields: dict[str, list[str]], name: str) -> str:
+    values = fields.get(name, [])
+    return values[0] if len(values) == 1 else ""
+
+
+def _ref(request: Request) -> str:
+    """The purchase the picker's address names (state.ref), or "" for an address without one."""
+    return _one(request.query, PURCHASE_PARAM)

@@ -224,24 +224,36 @@ class Pages:
 
     def linked(self, continue_url: str, *, language: str, head: bool = False) -> Response:
         """This browser already completed the purchase (Back, reload, a resubmitted form)."""
-        return self._done(continue_url, language, head, "linked_title", "linked_text", "continue")
+        text = self._catalogues[language]["linked_text"]
+        return self._done(continue_url, language, head, "linked_title", text, "continue")
 
     def handoff_failed(self, continue_url: str, *, language: str) -> Response:
         """Linked, but the sign-in hand-off failed: a success page (200) with a way on."""
-        return self._done(continue_url, language, False, "handoff_title", "handoff_text", "sign_in")
+        text = self._catalogues[language]["handoff_text"]
+        return self._done(continue_url, language, False, "handoff_title", text, "sign_in")
 
-    def _done(self, continue_url: str, language: str, head: bool, title: str, text: str, action: str) -> Response:
+    def notice(self, title: str, text: str, *, language: str, head: bool = False, **context: str) -> Response:
+        """A purchase whose registration is spent, told as it is (200): ``title`` a catalogue key, ``text`` said.
+
+        ``context``: ``next_step``, and ``continue_url`` (the button links there) or
+        ``csrf_token`` (the button posts it back to this page's own URL).
+        """
+        context = {"continue_url": "", "csrf_token": "", "next_step": "", **context}
+        if context["csrf_token"]:  # masked afresh, as on the picker: this page is compressed too
+            context["csrf_token"] = mask(context["csrf_token"])
+        # The form posts back here: under same-origin browsers send its real Origin.
+        context["referrer"] = "same-origin" if context["csrf_token"] else "no-referrer"
+        url = context.pop("continue_url")
+        return self._done(url, language, head, title, text, "continue", template="notice.html", **context)
+
+    def _done(
+        self, url: str, language: str, head: bool, title: str, text: str, action: str, **context: str
+    ) -> Response:
+        """A page that ends the journey with a way on: ``title`` and ``action`` catalogue keys, ``text`` said."""
         t = self._catalogues[language]
-        return self._render(
-            200,
-            "linked.html",
-            language,
-            head,
-            title=t[title],
-            text=t[text],
-            continue_url=continue_url,
-            action=t[action],
-        )
+        template = context.pop("template", "linked.html")
+        context.update(title=t[title], text=text, continue_url=url, action=t[action])
+        return self._render(200, template, language, head, **context)
 
     def redirect(self, location: str, cookies: Sequence[str] = ()) -> Response:
         # The last line against an off-site Location: "//host" and "/\\host" are other sites.
@@ -266,7 +278,10 @@ class Pages:
         headers = [*self._headers, ("content-length", str(len(body)))]
         if referrer != "no-referrer":
             headers = [("referrer-policy", referrer) if name == "referrer-policy" else (name, v) for name, v in headers]
-        return Response(status, headers, b"" if head else body)
+        # The body even for HEAD: the router drops it after compressing (delivered), so that
+        # HEAD carries GET's Content-Encoding and Content-Length. ``head`` says no more than that.
+        del head
+        return Response(status, headers, body)
 
 
 def _rows(choices: Sequence[Choice], selected: str) -> str:

@@ -9,6 +9,11 @@ minted: re-encoding it later (to remember a link attempt) never renews it.
 
 It never holds the tenant list: a user in 1,000 tenants would not fit in a cookie.
 The ID token re-fetches it.
+
+A cookie name can arrive several times: a sibling subdomain can toss cookies of our
+names for the parent domain, and browsers send those first. Every value is read, and
+the state used is the one this browser's arrival minted for the purchase the picker's
+address names (:attr:`State.ref`), or the one a posted form was rendered from.
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ import binascii
 import dataclasses
 import functools
 import hashlib
+import hmac
+import itertools
 import json
 import logging
 import os
 import secrets
 import time
 import zlib
-from collections.abc import Mapping
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -32,9 +38,19 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from itsdangerous import BadData, URLSafeTimedSerializer
+from werkzeug.datastructures import MultiDict
 from werkzeug.http import dump_cookie, parse_cookie
 
-__all__ = ["State", "StateCodec", "StateError", "StateTooLarge", "key_fingerprint", "purchase_digest"]
+__all__ = [
+    "LINKED",
+    "SEEN",
+    "State",
+    "StateCodec",
+    "StateError",
+    "StateTooLarge",
+    "key_fingerprint",
+    "purchase_digest",
+]
 
 logger = logging.getLogger("saasus_mw")
 
@@ -50,14 +66,23 @@ _AAD = b"saasus_mw.state"
 _HKDF_INFO = b"saasus_mw state cookie encryption v2"
 # A state minted this far in the future was not minted by a machine in sync with ours.
 _CLOCK_TOLERANCE = 60
+# The browser keeps the cookies this long after the state expires, so that an expired
+# state is told as "expired" (sign in again), not as "your browser sent no cookie".
+EXPIRED_GRACE = 24 * 3600
+# A sibling subdomain can toss cookies of our names (Domain=parent): each name may come
+# several times. At most this many values of each are tried (MAX_VALUES ** MAX_CHUNKS states).
+MAX_VALUES = 4
+REF_LENGTH = 16  # hex digits of the purchase digest that name a purchase in the picker's URL
+LINKED, SEEN = "linked", "seen"  # what a purchase's "done" marker says
 
 
 class StateError(Exception):
     """The state cookie is missing, expired, or not one we sealed."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, ref: str = "") -> None:
         super().__init__(reason)
         self.reason = reason  # "missing" | "expired" | "invalid"
+        self.ref = ref  # an expired state's purchase
 
 
 class StateTooLarge(Exception):
@@ -80,10 +105,18 @@ class State:
     attempted_tenant: str = ""
     attempted_name: str = ""
     name_taken_by: tuple[str, ...] = ()
+    # Minted at an arrival whose registration token was already spent: the buyer is
+    # signed in (once) and told, never offered a link.
+    returning: bool = False
 
     @functools.cached_property
     def journey(self) -> str:
         return purchase_digest(self.registration_token)
+
+    @property
+    def ref(self) -> str:
+        """The purchase's reference: in the picker's URL and on pages; names it, reveals nothing."""
+        return self.journey[:REF_LENGTH]
 
 
 # Short keys: the state's size is the cookie's size.
@@ -142,18 +175,50 @@ class StateCodec:
         # a stale tail from a longer one.
         return [self._cookie(name, chunk, path) for name, chunk in zip(self._names, chunks, strict=True)]
 
-    def decode(self, cookie_header: str | None) -> State:
-        """Raise :class:`StateError` unless the header carries a valid, unexpired state."""
+    def decode(self, cookie_header: str | None, *, ref: str = "", csrf: str = "") -> State:
+        """The state this browser's own arrival minted; :class:`StateError` unless there is one.
+
+        Every value of every state cookie is tried (bounded): a sibling subdomain can
+        toss cookies of our names, which browsers send first. ``ref`` (from the
+        picker's URL, which this browser's arrival chose) keeps only states of that
+        purchase; ``csrf`` (from a posted form) prefers the state that page was
+        rendered from; otherwise the newest wins. An empty value is a bad state, never
+        a missing one.
+        """
         cookies = _parse_cookies(cookie_header)
-        sealed = "".join(cookies.get(name, "") for name in self._names)
-        if not sealed:
+        values = [list(dict.fromkeys(cookies.getlist(name)))[:MAX_VALUES] for name in self._names]
+        if not any(values):
             raise StateError("missing")
+        valid: list[State] = []
+        expired, others = False, not all(all(v) for v in values)  # an empty value is not ours
+        for chunks in itertools.product(*(v or [""] for v in values)):
+            try:
+                state = self._state(chunks)
+            except StateError as exc:
+                expired = expired or (exc.reason == "expired" and (not ref or exc.ref == ref))
+                continue
+            if not ref or state.ref == ref:
+                valid.append(state)
+            others = True
+        if not valid:
+            # With a ref, other purchases' states (or empty values) are not this purchase's.
+            raise StateError("expired" if expired else "missing" if ref and others else "invalid")
+        if csrf:
+            for state in valid:
+                if hmac.compare_digest(state.csrf_token.encode(), csrf.encode()):
+                    return state
+        return max(valid, key=lambda s: s.minted_at)  # the first of equals: max keeps the first
+
+    def _state(self, chunks: tuple[str, ...]) -> State:
+        if not all(chunks):
+            raise StateError("invalid")
+        sealed = "".join(chunks)
         if len(sealed) > self._budget:
             raise StateError("invalid")
         state = _state_from(self._open(sealed))
         age = time.time() - state.minted_at
         if age > self.max_age:
-            raise StateError("expired")
+            raise StateError("expired", state.ref)
         if age < -_CLOCK_TOLERANCE:
             raise StateError("invalid")
         return state
@@ -161,21 +226,36 @@ class StateCodec:
     def clear(self, path: str) -> list[str]:
         return [self._cookie(name, "", path) for name in self._names]
 
-    def done(self, path: str, registration_token: str) -> str:
-        """A marker that this browser completed *this* purchase: Back and reload get a kind page."""
-        value = self._done_serializer.dumps(purchase_digest(registration_token))
+    def done(self, path: str, registration_token: str, kind: str = LINKED) -> str:
+        """A marker that this browser finished *this* purchase: Back and reload get a kind page.
+
+        ``kind``: :data:`LINKED` (this browser completed it) or :data:`SEEN` (a returning
+        buyer, told the purchase was already set up, went on signed in).
+        """
+        digest = purchase_digest(registration_token)
+        value = self._done_serializer.dumps(digest if kind == LINKED else f"{digest}:{kind}")
         return self._cookie(self._done_name, value, path)
 
-    def is_done(self, cookie_header: str | None, registration_token: str | None = None) -> bool:
-        """Whether the marker is there, and (given a token) for that very purchase."""
+    def is_done(self, cookie_header: str | None, ref: str) -> str:
+        """What the marker of the purchase named by ``ref`` says (:data:`LINKED`, :data:`SEEN`), or "".
+
+        Only ever for the purchase in hand: a marker tossed by a sibling subdomain for
+        another purchase says nothing about this one.
+        """
+        if not ref:
+            return ""
         try:
-            marker = _parse_cookies(cookie_header).get(self._done_name, "")
-            if not marker:
-                return False
-            digest = self._done_serializer.loads(marker, max_age=self.max_age)
-        except (StateError, BadData):
-            return False
-        return registration_token is None or digest == purchase_digest(registration_token)
+            markers = _parse_cookies(cookie_header).getlist(self._done_name)[:MAX_VALUES]
+        except StateError:
+            return ""
+        for marker in markers:
+            try:
+                digest, _, kind = str(self._done_serializer.loads(marker, max_age=self.max_age)).partition(":")
+            except BadData:
+                continue
+            if digest[:REF_LENGTH] == ref and kind in ("", SEEN):
+                return kind or LINKED
+        return ""
 
     def _seal(self, state: State) -> str:
         payload: dict[str, Any] = {short: getattr(state, name) for short, name in _REQUIRED.items()}
@@ -183,6 +263,8 @@ class StateCodec:
         payload["m"] = state.minted_at
         if state.name_taken_by:
             payload["x"] = list(state.name_taken_by)
+        if state.returning:
+            payload["o"] = 1
         # Tokens are base64url text: deflate's Huffman coding stores their 64 symbols
         # in about 6 bits each, which pays for the encryption's own base64.
         plain = zlib.compress(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(), 9)
@@ -214,7 +296,7 @@ class StateCodec:
         header = dump_cookie(
             name,
             value,
-            max_age=self.max_age if value else 0,
+            max_age=self.max_age + EXPIRED_GRACE if value else 0,
             path=path,
             secure=self._secure,
             httponly=True,
@@ -249,7 +331,7 @@ def key_fingerprint(key: str) -> str:
 def _state_from(payload: Any) -> State:
     if not isinstance(payload, dict) or not set(_REQUIRED) | {"m"} <= set(payload):
         raise StateError("invalid")
-    if not set(payload) <= set(_REQUIRED) | set(_OPTIONAL) | {"m", "x"}:
+    if not set(payload) <= set(_REQUIRED) | set(_OPTIONAL) | {"m", "x", "o"}:
         raise StateError("invalid")
     texts = {name: payload[short] for short, name in (_REQUIRED | _OPTIONAL).items() if short in payload}
     minted, taken = payload["m"], payload.get("x", [])
@@ -257,10 +339,13 @@ def _state_from(payload: Any) -> State:
         raise StateError("invalid")
     if not isinstance(taken, list) or not all(isinstance(t, str) for t in taken):
         raise StateError("invalid")
-    return State(**texts, minted_at=minted, name_taken_by=tuple(taken))
+    if payload.get("o", 1) != 1:
+        raise StateError("invalid")
+    return State(**texts, minted_at=minted, name_taken_by=tuple(taken), returning="o" in payload)
 
 
-def _parse_cookies(header: str | None) -> Mapping[str, str]:
+def _parse_cookies(header: str | None) -> MultiDict[str, str]:
+    """Every value of every cookie, in the order the browser sent them."""
     try:
         return parse_cookie(header or "")
     except UnicodeError:  # werkzeug re-decodes the latin-1 header as UTF-8

@@ -56,7 +56,7 @@ def arrive(page: object, product: str, standin: SaaSusStandIn, user: User) -> No
     """Sign in as ``user`` on the stand-in's hosted login (another site), on to the picker."""
     login = standin.login_url(f"{product}/callback", email=user.email).replace("127.0.0.1", "localhost", 1)
     page.goto(login)  # type: ignore[attr-defined]
-    page.wait_for_url("**/callback?saasus_mw=select")  # type: ignore[attr-defined]
+    page.wait_for_url("**/callback?saasus_mw=select&purchase=*")  # type: ignore[attr-defined]
 
 
 def make_shopper(standin: SaaSusStandIn, email: str) -> User:
@@ -110,7 +110,7 @@ def test_buyer_journey(
     page.goto(login)
     page.get_by_text(shopper.email).click()  # the hosted login on another site
 
-    page.wait_for_url("**/callback?saasus_mw=select")
+    page.wait_for_url("**/callback?saasus_mw=select&purchase=*")
     assert page.locator("h1").inner_text() == title
     assert "registration_token" not in page.url and "code=" not in page.url
     assert_accessible(page, f"picker ({locale})")
@@ -165,7 +165,7 @@ def test_picker_reflows_at_320px_and_200_percent(browser: object, product: str, 
     page = context.new_page()
     page.goto(standin.login_url(f"{product}/callback").replace("127.0.0.1", "localhost", 1))
     page.get_by_text(shopper.email).click()
-    page.wait_for_url("**/callback?saasus_mw=select")
+    page.wait_for_url("**/callback?saasus_mw=select&purchase=*")
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
     assert_accessible(page, "picker at 320 px")
     context.close()
@@ -236,7 +236,7 @@ def test_nothing_chosen_and_everything_filtered_away_says_so(
     problem.wait_for(state="visible")
     assert problem.inner_text() == message and problem.get_attribute("role") == "alert"
     assert page.evaluate("document.activeElement.id") == "submit-problem"
-    assert page.url.endswith("/callback?saasus_mw=select") and posts == []
+    assert "/callback?saasus_mw=select&purchase=" in page.url and posts == []
     assert_accessible(page, f"picker saying nothing is chosen ({locale})")
 
     # Filter, then choose with the mouse: one click must do. Leaving the filter used to
@@ -452,7 +452,7 @@ def test_handoff_signs_the_buyer_in_at_the_products_callback(browser: object, de
 
     page.get_by_role("link", name="buy on AWS Marketplace").click()  # to the hosted login on localhost
     page.get_by_role("link", name="buyer@example.com").click()
-    page.wait_for_url("**/callback?saasus_mw=select")
+    page.wait_for_url("**/callback?saasus_mw=select&purchase=*")
     callbacks: list[str] = []
     page.on("request", lambda r: callbacks.append(r.url) if "/callback?code=" in r.url else None)
     page.get_by_label("株式会社サンプル").check()

@@ -24,6 +24,7 @@ import pytest
 
 from saasus_mw import check, cli
 from saasus_mw.settings import CONFIG_FILE_VAR, FIELDS
+from saasus_mw.state import EXPIRED_GRACE
 from saasus_mw.testing import SaaSusStandIn
 
 from .conftest import API_KEY, SAAS_ID, SECRET, parse_picker
@@ -876,7 +877,8 @@ def test_demo_reads_the_environment() -> None:
         picker, done = buy(demo, "buyer@example.com", "Acme Corporation")
         assert picker.status_code == 200 and 'lang="ja"' in picker.text and "Acme Cloud" in picker.text
         assert 'id="t-new"' not in picker.text  # the environment said no new accounts
-        assert "Max-Age=60" in " ".join(r.headers.get("set-cookie", "") for r in picker.history)
+        # The state lives 60 s; the browser keeps its cookie a day longer, to say "expired".
+        assert f"Max-Age={60 + EXPIRED_GRACE}" in " ".join(r.headers.get("set-cookie", "") for r in picker.history)
         assert done.url.path == "/" and "<h1>Acme Cloud</h1>" in done.text  # signed in through /auth/callback
         assert "(Acme Cloud)" in demo.output()
 

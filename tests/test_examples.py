@@ -266,7 +266,7 @@ def test_a_buyer_in_chromium_lands_signed_in_and_cannot_change_the_plan(
             # The stand-in's hosted login is another site (localhost) than the product (127.0.0.1).
             login = standin.login_url(f"{fastapi_product}/callback", email=buyer.email)
             page.goto(login.replace("127.0.0.1", "localhost", 1))
-            page.wait_for_url("**/callback?saasus_mw=select")
+            page.wait_for_url("**/callback?saasus_mw=select&purchase=*")
             page.get_by_label("Globex").check()
             with page.expect_navigation(url=f"{fastapi_product}/"):
                 page.get_by_role("button").click()

@@ -10,6 +10,7 @@ from ..pages import LANGUAGES, Pages, Response
 from ..request import Request
 from ..saasus import ErrorKind, SaaSusError
 from ..settings import Settings
+from ..state import LINKED
 
 __all__ = ["Answers", "describe"]
 
@@ -62,6 +63,14 @@ class Answers:
     def linked(self, request: Request, continue_url: str) -> Response:
         """This browser already completed the purchase (Back, reload, a resubmitted form)."""
         return self.pages.linked(continue_url, language=self.language(request))
+
+    def marked(self, request: Request, kind: str, continue_url: str) -> Response:
+        """What this browser's "done" marker for the purchase in hand says: linked, or went on signed in."""
+        if kind == LINKED:
+            return self.linked(request, continue_url)
+        language = self.language(request)
+        text = self.pages.text(language)["seen_text"]
+        return self.pages.notice("seen_title", text, language=language, continue_url=continue_url, head=request.head)
 
 
 def describe(error: SaaSusError | None) -> str:

@@ -1,10 +1,12 @@
 """The sign-in code asked for early: alongside the POST's own SaaSus calls, not after them.
 
 CreateAuthCredentials depends only on the buyer's tokens, not on the link's answer, so
-the link step asks for it as it starts completing the purchase and the buyer waits no
-round trip of its own for it. :class:`~saasus_mw.journey.finish.Finish` hands it over
-only when the purchase completed, and only while it is fresh; otherwise it asks again.
-A code nobody uses is never shown, and expires at SaaSus (10 s).
+the link step asks for it in the same round as the act (LinkAwsMarketplace or the
+sign-up), once the look found the purchase this request's to complete: the buyer waits
+no round trip of its own for it, and a spent or replayed state never has one made.
+:class:`~saasus_mw.journey.finish.Finish` hands it over only when the purchase completed,
+and only while it is fresh; otherwise it asks again. A code nobody uses (the act was
+refused or went unanswered) is never shown, and expires at SaaSus (10 s).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import hmac
 import logging
 import unicodedata
 
-from ..completion import Completed, Completion, PurchaseGuard, Refused, SessionOver, Unanswered
+from ..completion import Completed, Completion, PurchaseGuard, Refused, SessionOver, Spent, Unanswered
 from ..csrf import matches
 from ..errors import ErrorCode
 from ..hooks import Failure
@@ -23,6 +23,8 @@ from ..state import State, StateCodec, StateTooLarge
 from ..urls import Urls, same_origin
 from .answers import Answers
 from .finish import Finish
+from .handoff import EarlyCode
+from .returning import Returning
 
 __all__ = ["Link"]
 
@@ -42,10 +44,11 @@ class Link:
         answers: Answers,
         urls: Urls,
         finish: Finish,
+        returning: Returning,
     ) -> None:
         self._allow_new_tenant = settings.allow_new_tenant
         self._completion, self._guard, self._codec = completion, guard, codec
-        self._answers, self._urls, self._finish = answers, urls, finish
+        self._answers, self._urls, self._finish, self._returning = answers, urls, finish, returning
         # How long a POST waits for another one of its purchase: that one may look, act
         # and look again, each call bounded by the timeout.
         self.wait_limit = 3 * settings.timeout
@@ -61,6 +64,8 @@ class Link:
         csrf = form.get("csrf_token", [""])
         if len(csrf) != 1 or not matches(csrf[0], state.csrf_token):  # each page masks it afresh
             return fail(ErrorCode.CSRF_FAILED, request, retry=True)
+        if state.returning:  # nothing to choose: "Continue" signs the returning buyer in
+            return self._returning.proceed(request, state)
         tenant_ids, names = form.get("tenant_id", [""]), form.get("new_tenant_name", [])
         if len(tenant_ids) != 1 or len(names) > 1:
             return fail(ErrorCode.BAD_REQUEST, request, retry=True)
@@ -90,25 +95,36 @@ class Link:
             if waited < self.wait_limit:
                 return Response(0, [], wait=WAIT_STEP)
             return fail(ErrorCode.IN_PROGRESS, request, retry=True)
-        early = None
+        early: list[EarlyCode] = []  # the sign-in code, asked for alongside the act (see _attempt)
         try:
-            done = self._guard.completed(state.journey)
-            first = done is None
-            if done is None:
-                # The sign-in code needs only the buyer's tokens: asked for now, alongside the
-                # purchase's own calls; handed over only if the purchase completes.
-                early = self._finish.early(request, state)
-                outcome = self._attempt(request, state, tenant_id, new)
-                if isinstance(outcome, Response):
-                    return outcome
-                done = outcome
+            record = self._guard.completed(state.journey)
+            outcome = self._attempt(request, state, tenant_id, new, early) if record is None else None
         finally:
             self._guard.leave(state.journey)
+        if isinstance(outcome, Response):
+            return outcome
         # Signing in (a SaaSus call) needs the guard no more.
-        return self._finish(request, state, done, first=first, early=early)
+        if outcome is not None:
+            return self._finish(request, state, outcome, first=True, early=early[0] if early else None)
+        assert record is not None  # noqa: S101 - no outcome: the purchase was completed before
+        # Completed already: only this very page's double click is signed in too, once, at once.
+        if record.by(state) and self._guard.hand_off(state, first=False):
+            return self._finish(request, state, record.completed, first=False)
+        return self._returning.completed(request, state, record)
 
-    def _attempt(self, request: Request, state: State, tenant_id: str, new: str | None) -> Completed | Response:
+    def _attempt(
+        self, request: Request, state: State, tenant_id: str, new: str | None, early: list[EarlyCode]
+    ) -> Completed | Response:
         """Complete the purchase, with the guard held: its tenant, or the page to show."""
+
+        def acting() -> None:
+            # The sign-in code needs only the buyer's tokens: asked for as SaaSus is asked to
+            # act, in the same round, once the look found this purchase ours to complete (a
+            # replayed or spent state never gets this far); handed over only if it completes.
+            code = self._finish.early(request, state)
+            if code is not None:
+                early.append(code)
+
         # A POST that waited for an unanswered one carries the older cookie: take up
         # what that one attempted, so this one confirms it instead of misjudging it.
         # Only from the same state (its CSRF token): another browser's state for the
@@ -118,9 +134,9 @@ class Link:
             state = remembered
         try:
             result = (
-                self._completion.link(state, tenant_id)
+                self._completion.link(state, tenant_id, acting=acting)
                 if tenant_id
-                else self._completion.create(state, (new or "").strip())
+                else self._completion.create(state, (new or "").strip(), acting=acting)
             )
         except SessionOver:
             return self._answers.fail(ErrorCode.STATE_EXPIRED, request)
@@ -137,7 +153,9 @@ class Link:
             return dataclasses.replace(response, headers=[*response.headers, *(("set-cookie", c) for c in cookies)])
         if isinstance(result, Refused):
             return self._answers.fail(result.code, request, retry=True, saasus_error=result.error)
-        self._guard.complete(state.journey, result)
+        if isinstance(result, Spent):
+            return self._returning.after_look(request, state, result.user)
+        self._guard.complete(state.journey, result, state)
         return result
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..completion import Completed, PurchaseGuard, ineligible
+from ..completion import PurchaseGuard, ineligible
 from ..errors import ErrorCode
 from ..pages import Choice, Response
 from ..request import Request
@@ -17,7 +17,7 @@ from ..settings import Settings
 from ..state import State
 from ..urls import Urls
 from .answers import Answers
-from .finish import Finish
+from .returning import Returning
 
 __all__ = ["Picker"]
 
@@ -38,18 +38,18 @@ class Picker:
         guard: PurchaseGuard,
         answers: Answers,
         urls: Urls,
-        finish: Finish,
+        returning: Returning,
     ) -> None:
         self._required_roles, self._allow_new_tenant = settings.required_roles, settings.allow_new_tenant
         self._saasus, self._guard, self._answers, self._urls = saasus, guard, answers, urls
-        self._finish = finish
+        self._returning = returning
 
     def __call__(self, request: Request, state: State) -> Response:
         if request.head:
             return self._answers.pages.empty()
-        done: Completed | None = self._guard.completed(state.journey)
-        if done is not None:  # completed by another request of this browser (a double click)
-            return self._finish(request, state, done, first=False)
+        record = self._guard.completed(state.journey)
+        if record is not None and not state.returning:  # completed: a GET never signs anyone in again
+            return self._returning.completed(request, state, record)
         user, unused = self._saasus.settle(
             lambda: self._saasus.user_info(state.id_token),
             lambda: self._saasus.registration_token_is_unused(state.registration_token),
@@ -61,8 +61,8 @@ class Picker:
                 raise result
         linked = self._saasus.linked_tenants([t.id for t in user.tenants])
         # An attempt whose answer was lost may have spent the token: its next POST confirms.
-        if not unused and not (state.attempted_tenant or state.attempted_name):
-            return self._answers.fail(ErrorCode.REGISTRATION_INVALID, request)
+        if state.returning or (not unused and not (state.attempted_tenant or state.attempted_name)):
+            return self._returning.spent(request, state, user, linked, record)
         # The tenant of our own lost attempt stays selectable: the POST confirms it.
         linked.discard(state.attempted_tenant)
         language = self._answers.language(request)
