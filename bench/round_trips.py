@@ -9,7 +9,7 @@ the buyer waited, judged against the data-dependency floor + 0.6:
 - picker: the user's tenants, then every /customers batch (and the token) at once: 2
 - link: the user, the tenant's customer and the token at once, then the link: 2,
   with the sign-in hand-off too (CreateAuthCredentials needs only the buyer's tokens:
-  it is asked for alongside the look)
+  it is asked for in the same round as the act)
 - the whole journey with the hand-off: 5 (judged for 1,000 tenants, as issue 20 asks)
 
 Both adapters, 1 and 1,000 tenants, with a success URL and with the hand-off; the
