@@ -42,7 +42,16 @@ def is_double_callable(app: object) -> bool:
 
 # The request headers the core reads; the rest are never looked at.
 _HEADERS = frozenset(
-    {"cookie", "content-type", "content-length", "host", "origin", "sec-fetch-site", "accept-language"}
+    {
+        "cookie",
+        "content-type",
+        "content-length",
+        "host",
+        "origin",
+        "sec-fetch-site",
+        "accept-language",
+        "accept-encoding",
+    }
 )
 
 

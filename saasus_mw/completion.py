@@ -29,7 +29,7 @@ import dataclasses
 import hmac
 import threading
 import time
-from collections.abc import Set
+from collections.abc import Callable, Set
 from typing import Any
 
 from .errors import ErrorCode
@@ -103,6 +103,10 @@ def ineligible(tenant: Tenant, linked: Set[str], required_roles: Set[str]) -> st
     return ""
 
 
+def _nothing() -> None:
+    """What ``acting`` does unless told: the caller's hook, called just before SaaSus is asked to act."""
+
+
 class Completion:
     """Completes purchases through one :class:`SaaSus` client; holds no per-request state."""
 
@@ -110,8 +114,10 @@ class Completion:
         self._saasus = saasus
         self._required_roles = required_roles
 
-    def link(self, state: State, tenant_id: str) -> Completed | Refused | Spent:
-        """LinkAwsMarketplace for one of the user's eligible tenants."""
+    def link(
+        self, state: State, tenant_id: str, *, acting: Callable[[], object] = _nothing
+    ) -> Completed | Refused | Spent:
+        """LinkAwsMarketplace for one of the user's eligible tenants; ``acting()`` just before it."""
         user, linked, unused = self._look(state, tenant_id)
         done = self._remembered(state, user, linked, unused)
         if done is not None:
@@ -124,14 +130,17 @@ class Completion:
         if tenant_id in linked:  # before our attempt: never ours, whatever the token says
             return Refused(ErrorCode.TENANT_ALREADY_LINKED)
         attempted = dataclasses.replace(state, attempted_tenant=tenant_id, attempted_name="", name_taken_by=())
+        acting()
         try:
             self._saasus.link(tenant_id, state.access_token, state.registration_token)
         except SaaSusError as exc:
             return self._after_loss(exc, attempted)
         return Completed(tenant.id, tenant.name, created=False, user=user)
 
-    def create(self, state: State, name: str) -> Completed | Refused | Spent:
-        """ConfirmSignUpWithAwsMarketplace: a new tenant named ``name``, linked to the purchase."""
+    def create(
+        self, state: State, name: str, *, acting: Callable[[], object] = _nothing
+    ) -> Completed | Refused | Spent:
+        """ConfirmSignUpWithAwsMarketplace: a new tenant named ``name``, linked to the purchase; ``acting()`` first."""
         user, linked, unused = self._look(state)
         done = self._remembered(state, user, linked, unused)
         if done is not None:
@@ -142,6 +151,7 @@ class Completion:
         # with this name and a customer can only be the one this attempt created.
         taken = tuple(t.id for t in user.tenants if t.name == name)
         attempted = dataclasses.replace(state, attempted_tenant="", attempted_name=name, name_taken_by=taken)
+        acting()
         try:
             tenant = self._saasus.sign_up(name, state.access_token, state.registration_token)
         except SaaSusError as exc:

@@ -28,7 +28,7 @@ from .journey.finish import Finish
 from .journey.link import Link
 from .journey.picker import Picker
 from .journey.returning import Returning
-from .pages import Response
+from .pages import Response, delivered
 from .request import MAX_BODY, Request
 from .saasus import SaaSus, SaaSusError
 from .settings import Settings
@@ -145,13 +145,16 @@ class Flow:
         except Exception:  # the last line of defence: a page, never a bare 500
             logger.exception("saasus_mw: unexpected error in step %s", step.value)
             response = self._answers.fail(ErrorCode.INTERNAL, request)
-        if not response.wait:
-            self._report(step, request, state, response, time.perf_counter() - started)
+        if response.wait:
+            return response
+        response = delivered(response, gzip_ok=request.accepts_gzip, head=request.head)
+        self._report(step, request, state, response, time.perf_counter() - started)
         return response
 
     def too_large(self, request: Request) -> Response:
         """The answer to a link POST whose body is over ``max_body`` (the adapters do not read it)."""
         response = self._answers.fail(ErrorCode.BODY_TOO_LARGE, request)
+        response = delivered(response, gzip_ok=request.accepts_gzip, head=request.head)
         self._report(Step.LINK, request, None, response, 0.0)
         return response
 

@@ -3,7 +3,8 @@
 Every limit lives here, so hostile input costs no more than a small request: the
 query and the form are parsed once, at most ``MAX_QUERY`` characters and
 ``MAX_FIELDS`` fields; the body is at most ``MAX_BODY`` bytes (the adapters stop
-reading there); Accept-Language is cut at ``MAX_ACCEPT_LANGUAGE`` characters.
+reading there); Accept-Language and Accept-Encoding are cut at ``MAX_ACCEPT_LANGUAGE``
+characters.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import functools
 from collections.abc import Callable, Sequence
 from urllib.parse import parse_qs
 
-from werkzeug.datastructures import LanguageAccept
+from werkzeug.datastructures import Accept, LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from .urls import mount_prefix
@@ -44,6 +45,7 @@ class Request:
     origin: str | None = None
     sec_fetch_site: str | None = None
     accept_language: str | None = None
+    accept_encoding: str | None = None
     scheme: str = "https"
     body: bytes = dataclasses.field(default=b"", repr=False)
 
@@ -62,12 +64,20 @@ class Request:
             origin=header("origin"),
             sec_fetch_site=header("sec-fetch-site"),
             accept_language=header("accept-language"),
+            accept_encoding=header("accept-encoding"),
             scheme=scheme,
         )
 
     @property
     def head(self) -> bool:
         return self.method == "HEAD"
+
+    @property
+    def accepts_gzip(self) -> bool:
+        """Whether the browser takes a gzip-encoded page (``gzip``, or ``*``, with a quality above 0)."""
+        if not self.accept_encoding or ("gzip" not in self.accept_encoding and "*" not in self.accept_encoding):
+            return False
+        return parse_accept_header(self.accept_encoding[:MAX_ACCEPT_LANGUAGE], Accept).quality("gzip") > 0
 
     @functools.cached_property
     def query(self) -> dict[str, list[str]]:

@@ -37,13 +37,14 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import threading
 import time
 import warnings
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any, NamedTuple, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from .hooks import Credentials
 from .redact import RedactRecords as _Redact
@@ -58,6 +59,7 @@ __all__ = ["PLANS_TTL", "Created", "Credentials", "ErrorKind", "SaaSus", "SaaSus
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")  # RFC 3986: never percent-encoded
 USER_AGENT = "saasus_mw"
 _IDS_PER_CALL = 100
 # Plans change rarely: their names are asked at most this often per process (seconds),
@@ -121,8 +123,10 @@ class SaaSusError(Exception):
         self.trace_id = ""
 
 
-@dataclasses.dataclass(frozen=True)
-class Tenant:
+class Tenant(NamedTuple):
+    """One of the user's tenants. A NamedTuple, not a dataclass: a picker and a POST build
+    one per tenant (1,000 for some users), and a frozen dataclass costs twice as much to build."""
+
     id: str
     name: str
     completed_sign_up: bool
@@ -234,7 +238,6 @@ def _sdk() -> Any:
         from saasus_sdk_python.src.awsmarketplace import configuration as marketplace_configuration  # noqa: PLC0415
         from saasus_sdk_python.src.awsmarketplace import exceptions as marketplace_exceptions  # noqa: PLC0415
         from saasus_sdk_python.src.awsmarketplace.api import aws_marketplace_api  # noqa: PLC0415
-        from saasus_sdk_python.src.awsmarketplace.models import verify_registration_token_param  # noqa: PLC0415
         from saasus_sdk_python.src.pricing import api_client as pricing_client  # noqa: PLC0415
         from saasus_sdk_python.src.pricing import configuration as pricing_configuration  # noqa: PLC0415
         from saasus_sdk_python.src.pricing import exceptions as pricing_exceptions  # noqa: PLC0415
@@ -259,7 +262,6 @@ def _sdk() -> Any:
         ConfirmSignUpWithAwsMarketplaceParam=confirm_sign_up_with_aws_marketplace_param.ConfirmSignUpWithAwsMarketplaceParam,
         CredentialsParam=credentials.Credentials,
         LinkAwsMarketplaceParam=link_aws_marketplace_param.LinkAwsMarketplaceParam,
-        VerifyRegistrationTokenParam=verify_registration_token_param.VerifyRegistrationTokenParam,
     )
 
 
@@ -386,9 +388,8 @@ class SaaSus:
 
     def registration_token_is_unused(self, registration_token: str) -> bool:
         """``POST /awsmarketplace/registration-token/verify``: False once it has been used (or never existed)."""
-        param = self._sdk.VerifyRegistrationTokenParam(registration_token=registration_token)
-        try:
-            _call(self._sdk.AwsMarketplaceApi(self._marketplace).verify_registration_token, param)
+        try:  # every callback, picker and POST asks: without the generated operation (_Raw)
+            _call(_Raw(self._marketplace).verify_registration_token, registration_token)
         except SaaSusError as exc:
             if exc.kind is ErrorKind.REJECTED:
                 return False
@@ -397,11 +398,13 @@ class SaaSus:
 
     def linked_tenants(self, tenant_ids: list[str]) -> set[str]:
         """``GET /awsmarketplace/customers``: which of these tenants already have a Marketplace customer."""
-        api = self._sdk.AwsMarketplaceApi(self._marketplace)
+        raw = _Raw(self._marketplace)
 
         def batch(ids: list[str]) -> set[str]:
-            customers = _call(api.get_customers, tenant_ids=ids)
-            return {c.tenant_id for c in customers.customers}
+            # SaaSus's ids are UUIDs, which need no percent-encoding: checked for all at once.
+            safe = _UNRESERVED.fullmatch("".join(ids)) is not None
+            query = "&".join("tenant_ids=" + (i if safe else quote(i, safe="")) for i in ids)
+            return _call(_customer_tenants_from_json, _call(raw.get_customers, f"/customers?{query}"))
 
         # tenant_ids=a&tenant_ids=b...: batches keep each URL far below server limits
         # (~8 KB), and all of them are asked at once.
@@ -467,6 +470,14 @@ class SaaSus:
         futures = [self._pool.submit(contextvars.copy_context().run, _in_pool, call) for call in calls[1:]]
         first = _settled(calls[0])
         return [first, *(future.result() for future in futures)]
+
+    def begin(self, call: Callable[[], Any]) -> Callable[[], Any]:
+        """Start one call now, alongside whatever the caller does next; the function returned waits
+        for its result, or the SaaSusError it raised. Nobody need wait: an unwanted call just ends."""
+        if _IN_POOL.active:  # a full pool must never wait on itself: run it now
+            result = _settled(call)
+            return lambda: result
+        return self._pool.submit(_in_pool, call).result
 
     def together(self, *calls: Callable[[], Any]) -> list[Any]:
         """Run independent calls of one step at once; their results in order, or the first failure raised."""
@@ -558,6 +569,30 @@ class _PlanNames:
             self._until = min(self._until, time.monotonic() + PLANS_RETRY)
 
 
+class _Raw:
+    """Requests through the SDK's own ApiClient (our signing, its timeout, its errors), without
+    the generated operation around them: for /customers, ten calls of 100 ids for a user in
+    1,000 tenants, that operation validated and serialised every id and built models for the
+    answer, a quarter of each call's CPU. Each method sends what the generated one would, and
+    is named as that operation: _call classifies its answers by that name."""
+
+    def __init__(self, api_client: Any) -> None:
+        self.api_client = api_client  # _unexpected names its base URL
+
+    def get_customers(self, path_and_query: str) -> bytes:
+        client = self.api_client
+        headers = {**client.default_headers, "Accept": "application/json"}  # as the generated code sends
+        url = client.configuration.host + path_and_query
+        data: bytes = client.request("GET", url, headers=headers, _preload_content=False).data
+        return data
+
+    def verify_registration_token(self, registration_token: str) -> None:
+        client = self.api_client
+        headers = {**client.default_headers, "Accept": "application/json", "Content-Type": "application/json"}
+        url = client.configuration.host + "/registration-token/verify"
+        client.request("POST", url, headers=headers, body={"registration_token": registration_token})
+
+
 class _PoolThread(threading.local):
     active = False  # True in this client's pool threads: their own calls run inline
 
@@ -604,22 +639,64 @@ def _call(function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     raise error from None
 
 
-def _user_info_from_json(raw: bytes) -> UserInfo:
-    """The UserInfo schema's fields we use; anything missing or mistyped is a ValueError/TypeError/KeyError."""
-    data = json.loads(raw)
-    tenants = tuple(
-        Tenant(
-            id=_text(t["id"]),
-            name=_text(t["name"]),
-            completed_sign_up=_flag(t["completed_sign_up"]),
-            plan_id=None if t.get("plan_id") is None else _text(t["plan_id"]),
-            roles=tuple(sorted({_text(r["role_name"]) for env in t["envs"] for r in env["roles"]})),
-        )
-        for t in data["tenants"]
+@functools.cache
+def _user_info_decoder() -> tuple[Any, type[Exception]]:
+    """A JSON decoder for the UserInfo schema's fields we use, and the error it raises.
+
+    msgspec, not json + our own checks: a user in 1,000 tenants is a 477 KB answer, read on
+    every picker and POST, and msgspec reads it into typed fields, as strictly (a string is a
+    string, a boolean a boolean; unknown fields skipped, never built), in a third of the CPU
+    (bench/picker_cpu.py). Loaded with the first call, so importing saasus_mw never pays.
+    """
+    import msgspec  # noqa: PLC0415
+
+    # Built from types, not annotations: the module's own Tenant must not stand in for them.
+    role = msgspec.defstruct("Role", [("role_name", str)])
+    env = msgspec.defstruct("Env", [("roles", list[role])])  # type: ignore[valid-type]
+    tenant = msgspec.defstruct(
+        "Tenant",
+        [
+            ("id", str),
+            ("name", str),
+            ("completed_sign_up", bool),
+            ("envs", list[env]),  # type: ignore[valid-type]
+            ("plan_id", str | None, None),  # optional in the spec: absent or null
+        ],
     )
-    # sign_in_id is required by the spec, but SaaSus answers from before sign-in IDs (2026-04) lack it.
-    sign_in_id = _text(data.get("sign_in_id", ""))
-    return UserInfo(id=_text(data["id"]), email=_text(data["email"]), tenants=tenants, sign_in_id=sign_in_id)
+    user = msgspec.defstruct(
+        "User",
+        [
+            ("id", str),
+            ("email", str),
+            ("tenants", list[tenant]),  # type: ignore[valid-type]
+            # Required by the spec, but SaaSus answers from before sign-in IDs (2026-04) lack it.
+            ("sign_in_id", str, ""),
+        ],
+    )
+    return msgspec.json.Decoder(user), msgspec.DecodeError
+
+
+def _user_info_from_json(raw: bytes) -> UserInfo:
+    """The UserInfo schema's fields we use; anything missing or mistyped is a ValueError."""
+    decoder, error = _user_info_decoder()
+    try:
+        data = decoder.decode(raw)
+    except error as exc:  # msgspec's errors are not ValueErrors: _call makes this BAD_RESPONSE
+        raise ValueError(str(exc)) from None
+    tenants = []
+    for t in data.tenants:
+        envs = t.envs
+        if len(envs) == 1 and len(envs[0].roles) == 1:  # the usual shape, built without a set
+            roles: tuple[str, ...] = (envs[0].roles[0].role_name,)
+        else:
+            roles = tuple(sorted({r.role_name for env in envs for r in env.roles}))
+        tenants.append(Tenant(t.id, t.name, t.completed_sign_up, t.plan_id, roles))
+    return UserInfo(id=data.id, email=data.email, tenants=tuple(tenants), sign_in_id=data.sign_in_id)
+
+
+def _customer_tenants_from_json(raw: bytes) -> set[str]:
+    """The tenant ids of a Customers answer; anything missing or mistyped is a ValueError/TypeError/KeyError."""
+    return {_text(c["tenant_id"]) for c in json.loads(raw)["customers"]}
 
 
 def _plan_names_from_json(raw: bytes) -> dict[str, str]:
@@ -635,12 +712,6 @@ def _text_or_empty(value: object) -> str:
 def _text(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
-    return value
-
-
-def _flag(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"expected a boolean, got {type(value).__name__}")
     return value
 
 

@@ -25,6 +25,7 @@ _ENVIRON_KEYS = {
     "origin": "HTTP_ORIGIN",
     "sec-fetch-site": "HTTP_SEC_FETCH_SITE",
     "accept-language": "HTTP_ACCEPT_LANGUAGE",
+    "accept-encoding": "HTTP_ACCEPT_ENCODING",
 }
 
 

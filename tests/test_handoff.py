@@ -6,6 +6,7 @@ import json
 import logging
 import time
 import types
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -93,7 +94,7 @@ def test_on_linked_url_wins_over_the_hand_off(adapter: Adapter, standin: SaaSusS
 def test_a_failed_hand_off_is_never_a_failed_purchase(
     adapter: Adapter, standin: SaaSusStandIn, buyer: User, caplog: pytest.LogCaptureFixture
 ) -> None:
-    standin.inject("create_credentials", status=500)
+    standin.inject("create_credentials", status=500, times=None)  # the early code and the second try
     with caplog.at_level(logging.WARNING), adapter.connect(make_settings(standin, success_url="")) as client:
         _, picker_url = begin(client, standin, buyer)
         done = pick(client, picker_url, buyer.tenants[0].id)
@@ -188,3 +189,65 @@ def test_a_sign_in_url_with_a_fragment_is_refused(standin: SaaSusStandIn) -> Non
     # The code is added as a query: after "#" the page could never read it.
     with pytest.raises(ConfigError, match="fragment"):
         make_settings(standin, signin_url="https://app.example.com/callback#done")
+
+
+# -- the code is asked for early: alongside the POST's own calls, handed over only on success ------
+
+
+def _codes(standin: SaaSusStandIn) -> list[str]:
+    """Every code CreateAuthCredentials gave out, in order."""
+    calls = [c for c in standin.calls if c.endpoint == "create_credentials" and c.status == 201]
+    return [json.loads(c.response_body)["code"] for c in calls]
+
+
+def test_the_sign_in_code_is_asked_for_alongside_the_act_and_only_once(
+    adapter: Adapter, standin: SaaSusStandIn, buyer: User
+) -> None:
+    with adapter.connect(make_settings(standin, success_url="")) as client:
+        _, picker_url = begin(client, standin, buyer)
+        form = parse_picker(client.get(picker_url).text)
+        standin.reset()
+        # SaaSus links, but its answer is lost: the purchase is confirmed by a second look.
+        standin.inject("link", drop=True, after=True)
+        done = client.post(picker_url, data={"csrf_token": form.inputs["csrf_token"], "tenant_id": buyer.tenants[0].id})
+    endpoints = [c.endpoint for c in standin.calls]
+    looks = [i for i, e in enumerate(endpoints) if e == "userinfo"]
+    assert len(looks) == 2 and endpoints.count("create_credentials") == 1
+    # Asked for with the act, not after the purchase was known to be complete (the second look).
+    assert looks[0] < endpoints.index("create_credentials") < looks[1]
+    assert done.status_code == 303 and _code(done.headers["location"]) == _codes(standin)[0]
+
+
+@pytest.mark.parametrize(
+    "refuse",
+    [
+        pytest.param(lambda standin, tenant: standin.link_customer(tenant), id="tenant-already-linked"),
+        pytest.param(lambda standin, tenant: standin.inject("link", status=400), id="link-refused"),
+        pytest.param(lambda standin, tenant: standin.inject("link", status=503, times=None), id="link-unanswered"),
+    ],
+)
+def test_a_purchase_that_did_not_complete_hands_out_no_code(
+    adapter: Adapter, standin: SaaSusStandIn, buyer: User, refuse: Any
+) -> None:
+    with adapter.connect(make_settings(standin, success_url="")) as client:
+        _, picker_url = begin(client, standin, buyer)
+        form = parse_picker(client.get(picker_url).text)
+        refuse(standin, buyer.tenants[0].id)
+        refused = client.post(
+            picker_url, data={"csrf_token": form.inputs["csrf_token"], "tenant_id": buyer.tenants[0].id}
+        )
+    assert refused.status_code >= 400 and standin.links == []
+    # A code may have been made (it expires unused at SaaSus); it never reaches the browser.
+    for code in _codes(standin):
+        assert code not in refused.text and all(code not in value for _, value in refused.headers.multi_items())
+
+
+def test_a_code_that_went_stale_during_a_slow_link_is_asked_for_again(
+    adapter: Adapter, standin: SaaSusStandIn, buyer: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("saasus_mw.journey.handoff.CODE_FRESH", -1.0)  # every early code is too old to hand over
+    with adapter.connect(make_settings(standin, success_url="")) as client:
+        _, picker_url = begin(client, standin, buyer)
+        done = pick(client, picker_url, buyer.tenants[0].id)
+    early, fresh = _codes(standin)
+    assert done.status_code == 303 and _code(done.headers["location"]) == fresh != early

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import urllib3
 
-from saasus_mw.saasus import ErrorKind, SaaSus, SaaSusError
+from saasus_mw.saasus import ErrorKind, SaaSus, SaaSusError, Tenant
 from saasus_mw.testing import SaaSusStandIn, User
 
 from .conftest import API_KEY, SAAS_ID, SECRET, make_settings
@@ -224,6 +224,17 @@ def _id_token(standin: SaaSusStandIn, user: User) -> str:
             id="flag-not-a-boolean",
         ),
         pytest.param('["not", "an", "object"]', id="array"),
+        pytest.param(
+            '{"id": "u", "email": "e", "tenants": [{"id": "t", "name": "n", "completed_sign_up": true, "plan_id": 7,'
+            ' "envs": []}]}',
+            id="plan-id-not-a-string",
+        ),
+        pytest.param(
+            '{"id": "u", "email": "e", "tenants": [{"id": "t", "name": "n", "completed_sign_up": true,'
+            ' "envs": [{"roles": [{"role_name": ["admin"]}]}]}]}',
+            id="role-name-not-a-string",
+        ),
+        pytest.param('{"id": "u", "email": null, "tenants": []}', id="email-null"),
     ],
 )
 def test_userinfo_that_breaks_the_schema_is_a_bad_response(standin: SaaSusStandIn, body: str) -> None:
@@ -429,3 +440,30 @@ def test_a_redirect_is_unexpected(standin: SaaSusStandIn, caplog: pytest.LogCapt
     (record,) = caplog.records
     assert "GET /auth/userinfo with a redirect" in record.getMessage() and "SAASUS_BASE_URL" in record.getMessage()
     assert record.saasus_mw_saasus_base_url == f"http://127.0.0.1:{server.server_address[1]}/v1"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("tenant", "plan_id", "roles"),
+    [
+        pytest.param('"envs": []', None, (), id="no-environment-no-plan"),
+        pytest.param(
+            '"plan_id": null, "envs": [{"roles": [{"role_name": "admin"}]}]', None, ("admin",), id="null-plan"
+        ),
+        pytest.param(
+            '"plan_id": "p", "envs": [{"roles": [{"role_name": "user"}, {"role_name": "admin"}]},'
+            ' {"roles": [{"role_name": "admin"}]}]',
+            "p",
+            ("admin", "user"),
+            id="roles-of-every-environment-once-sorted",
+        ),
+    ],
+)
+def test_userinfo_tenants_are_read_as_the_schema_has_them(
+    standin: SaaSusStandIn, tenant: str, plan_id: str | None, roles: tuple[str, ...]
+) -> None:
+    tenants = f'[{{"id": "t", "name": "n", "completed_sign_up": false, {tenant}}}]'
+    body = f'{{"id": "u", "email": "", "extra": {{}}, "tenants": {tenants}}}'
+    standin.inject("userinfo", status=200, body=body)
+    info = SaaSus(make_settings(standin)).user_info("token")
+    assert (info.id, info.email) == ("u", "")
+    assert info.tenants == (Tenant("t", "n", False, plan_id, roles),)

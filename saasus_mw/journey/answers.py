@@ -57,7 +57,11 @@ def where(request: Request) -> str:
 
 
 class Answers:
-    """:class:`Pages` for one request: its language, HEAD without a body, failures described."""
+    """:class:`Pages` for one request: its language, failures described.
+
+    Pages come whole, HEAD or not: the router drops the body of a HEAD after compressing
+    (:func:`~saasus_mw.pages.delivered`), so HEAD and GET carry the same headers.
+    """
 
     def __init__(self, settings: Settings, pages: Pages | None = None) -> None:
         self.pages = pages or Pages(settings)
@@ -113,7 +117,7 @@ class Answers:
 
     def linked(self, request: Request, continue_url: str) -> Response:
         """This browser already completed the purchase (Back, reload, a resubmitted form)."""
-        return self.pages.linked(continue_url, language=self.language(request), head=request.head)
+        return self.pages.linked(continue_url, language=self.language(request))
 
     def marked(self, request: Request, kind: str, continue_url: str) -> Response:
         """What this browser's "done" marker for the purchase in hand says: linked, or went on signed in."""

@@ -20,6 +20,7 @@ from ..saasus import SaaSus, SaaSusError, UserInfo
 from ..state import LINKED, State, StateCodec, purchase_digest
 from ..urls import Urls, join
 from .answers import Answers
+from .handoff import EarlyCode, EarlySignIn
 
 __all__ = ["Finish"]
 
@@ -37,8 +38,11 @@ class Finish:
     ) -> None:
         self._saasus, self._codec, self._answers, self._urls = saasus, codec, answers, urls
         self._on_linked = on_linked
+        self.early = EarlySignIn(saasus, urls)  # the link step asks for the sign-in code as it acts
 
-    def __call__(self, request: Request, state: State, done: Completed, *, first: bool) -> Response:
+    def __call__(
+        self, request: Request, state: State, done: Completed, *, first: bool, early: EarlyCode | None = None
+    ) -> Response:
         """The purchase went to ``done``'s tenant: its ``first`` finish, or a double click's repeat."""
         event = ("created" if done.created else "linked") if first else "already linked"
         log = {"saasus_mw_event": event, "saasus_mw_tenant_id": done.tenant_id}
@@ -46,10 +50,17 @@ class Finish:
         if first and self._on_linked is not None and done.user is not None:
             log["saasus_mw_user_id"] = done.user.id
             destination = self._hook(request.root_path, done, done.user, state)
-        return self.sign_in(request, state, log, destination)
+        return self.sign_in(request, state, log, destination, early=early)
 
     def sign_in(
-        self, request: Request, state: State, log: dict[str, str], destination: str = "", kind: str = LINKED
+        self,
+        request: Request,
+        state: State,
+        log: dict[str, str],
+        destination: str = "",
+        kind: str = LINKED,
+        *,
+        early: EarlyCode | None = None,  # a code asked for alongside the purchase (journey/handoff.py)
     ) -> Response:
         """To ``destination``, the success URL, or signed in with a fresh code; the state is spent.
 
@@ -63,7 +74,7 @@ class Finish:
             destination = self._urls.success(root)
         if not destination:
             try:
-                code = self._saasus.create_auth_credentials(credentials)
+                code = (early and early.code()) or self._saasus.create_auth_credentials(credentials)
             except SaaSusError as exc:
                 # Linked all the same: never shown as a failed purchase.
                 logger.warning(

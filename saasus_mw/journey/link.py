@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Callable
 
 from ..completion import Completed, Completion, PurchaseGuard, Refused, SessionOver, Spent, Unanswered
+from ..csrf import matches
 from ..errors import ErrorCode
 from ..hooks import Failure
 from ..pages import Response
@@ -23,6 +24,7 @@ from ..state import State, StateCodec, StateTooLarge
 from ..urls import Urls, same_origin
 from .answers import Answers
 from .finish import Finish
+from .handoff import EarlyCode
 from .returning import Returning
 
 __all__ = ["Link"]
@@ -63,7 +65,7 @@ class Link:
             return fail(ErrorCode.BAD_REQUEST, request)
         form = request.form
         csrf = form.get("csrf_token", [""])
-        if len(csrf) != 1 or not hmac.compare_digest(csrf[0].encode(), state.csrf_token.encode()):
+        if len(csrf) != 1 or not matches(csrf[0], state.csrf_token):  # each page masks it afresh
             return fail(ErrorCode.CSRF_FAILED, request)
         if state.returning:  # nothing to choose: "Continue" signs the returning buyer in
             return self._returning.proceed(request, state)
@@ -91,24 +93,36 @@ class Link:
             if waited < self.wait_limit:
                 return Response(0, [], wait=WAIT_STEP)
             return fail(ErrorCode.IN_PROGRESS, request)
+        early: list[EarlyCode] = []  # the sign-in code, asked for alongside the act (see _attempt)
         try:
             record = self._guard.completed(state.journey)
-            outcome = self._attempt(request, state, tenant_id, new) if record is None else None
+            outcome = self._attempt(request, state, tenant_id, new, early) if record is None else None
         finally:
             self._guard.leave(state.journey)
         if isinstance(outcome, Response):
             return outcome
         # Signing in (a SaaSus call) needs the guard no more.
         if outcome is not None:
-            return self._finish(request, state, outcome, first=True)
+            return self._finish(request, state, outcome, first=True, early=early[0] if early else None)
         assert record is not None  # noqa: S101 - no outcome: the purchase was completed before
         # Completed already: only this very page's double click is signed in too, once, at once.
         if record.by(state) and self._guard.hand_off(state, first=False):
             return self._finish(request, state, record.completed, first=False)
         return self._returning.completed(request, state, record)
 
-    def _attempt(self, request: Request, state: State, tenant_id: str, new: str | None) -> Completed | Response:
+    def _attempt(
+        self, request: Request, state: State, tenant_id: str, new: str | None, early: list[EarlyCode]
+    ) -> Completed | Response:
         """Complete the purchase, with the guard held: its tenant, or the page to show."""
+
+        def acting() -> None:
+            # The sign-in code needs only the buyer's tokens: asked for as SaaSus is asked to
+            # act, in the same round, once the look found this purchase ours to complete (a
+            # replayed or spent state never gets this far); handed over only if it completes.
+            code = self._finish.early(request, state)
+            if code is not None:
+                early.append(code)
+
         # A POST that waited for an unanswered one carries the older cookie: take up
         # what that one attempted, so this one confirms it instead of misjudging it.
         # Only from the same state (its CSRF token): another browser's state for the
@@ -118,9 +132,9 @@ class Link:
             state = remembered
         try:
             result = (
-                self._completion.link(state, tenant_id)
+                self._completion.link(state, tenant_id, acting=acting)
                 if tenant_id
-                else self._completion.create(state, (new or "").strip())
+                else self._completion.create(state, (new or "").strip(), acting=acting)
             )
         except SessionOver:
             return self._answers.fail(ErrorCode.STATE_EXPIRED, request)

@@ -12,7 +12,7 @@ from ..completion import PurchaseGuard, Record, ineligible
 from ..errors import ErrorCode
 from ..pages import Choice, Offer, Response
 from ..request import Request
-from ..saasus import ErrorKind, SaaSus, SaaSusError, Tenant
+from ..saasus import ErrorKind, SaaSus, SaaSusError
 from ..settings import Settings
 from ..state import State
 from ..urls import Urls
@@ -95,8 +95,10 @@ class Picker:
         plans = plans if isinstance(plans, dict) else {}
         if any(t.plan_id and t.plan_id not in plans for t in tenants):
             saasus.plan_unknown()  # shown without its plan now; with it within PLANS_RETRY
+        # A few distinct plan and role pairs among many tenants: each detail is written once.
+        details = {key: _detail(*key, text, plans) for key in {(t.plan_id, t.roles) for t in tenants}}
         choices = [
-            Choice(t.id, t.name, t.plan_id, t.roles, _detail(t, text, plans), text[reason] if reason else "")
+            Choice(t.id, t.name, t.plan_id, t.roles, details[t.plan_id, t.roles], text[reason] if reason else "")
             for t, reason in zip(tenants, reasons, strict=True)
         ]
         return self._answers.pages.picker(
@@ -112,10 +114,10 @@ class Picker:
         )
 
 
-def _detail(tenant: Tenant, text: dict[str, Any], plans: dict[str, str]) -> str:
+def _detail(plan_id: str | None, roles: tuple[str, ...], text: dict[str, Any], plans: dict[str, str]) -> str:
     """Plan and role as shown: the plan's display name, or no plan at all - never its id."""
-    plan = plans.get(tenant.plan_id or "")
+    plan = plans.get(plan_id or "")
     parts = [text["plan"].format(plan=plan)] if plan else []
-    if tenant.roles:
-        parts.append(text["role"].format(roles=", ".join(tenant.roles)))
+    if roles:
+        parts.append(text["role"].format(roles=", ".join(roles)))
     return " · ".join(parts)
