@@ -3,8 +3,8 @@
     uvicorn examples.asgi2_app:app
 
 An ASGI2 application is a class: instantiated with the scope, then called with
-receive and send. The middleware accepts it, as servers do (asgiref's
-guarantee_single_callable).
+receive and send. The middleware accepts it, told apart as servers tell them (a class
+without ``__await__``; an ASGI3 endpoint class has one).
 """
 
 from html import escape
