@@ -646,7 +646,7 @@ def test_every_listing_status_is_explained(
 
 
 def test_every_status_of_the_spec_has_a_meaning() -> None:
-    import yaml  # openapi-core's own dependency
+    yaml = pytest.importorskip("yaml")  # openapi-core's own: not in make test-lowest's venv
 
     spec = yaml.safe_load((ROOT / "tests" / "openapi" / "awsmarketplaceapi.yml").read_text(encoding="utf-8"))
     schemas = spec["components"]["schemas"]
