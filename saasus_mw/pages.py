@@ -263,7 +263,7 @@ class Pages:
         ``context``: ``next_step``, and ``continue_url`` (the button links there) or
         ``csrf_token`` (the button posts it back to this page's own URL).
         """
-        context = {"continue_url": "", "csrf_token": "", "next_step": "", **context}
+        context = {"continue_url": "", "csrf_token": "", "next_step": "", "support_url": "", **context}
         if context["csrf_token"]:  # masked afresh, as on the picker: this page is compressed too
             context["csrf_token"] = mask(context["csrf_token"])
         # The form posts back here: under same-origin browsers send its real Origin.

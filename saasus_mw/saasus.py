@@ -477,7 +477,8 @@ class SaaSus:
         if _IN_POOL.active:  # a full pool must never wait on itself: run it now
             result = _settled(call)
             return lambda: result
-        return self._pool.submit(_in_pool, call).result
+        # In the step's context, as settle's calls: the step's trace id goes with it.
+        return self._pool.submit(contextvars.copy_context().run, _in_pool, call).result
 
     def together(self, *calls: Callable[[], Any]) -> list[Any]:
         """Run independent calls of one step at once; their results in order, or the first failure raised."""

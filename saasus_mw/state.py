@@ -23,7 +23,6 @@ import binascii
 import dataclasses
 import functools
 import hashlib
-import hmac
 import itertools
 import json
 import logging
@@ -40,6 +39,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.datastructures import MultiDict
 from werkzeug.http import dump_cookie, parse_cookie
+
+from .csrf import matches
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -217,9 +218,9 @@ class StateCodec:
         if not valid:
             # With a ref, other purchases' states (or empty values) are not this purchase's.
             raise StateError("expired" if expired else "missing" if ref and others else "invalid")
-        if csrf:
+        if csrf:  # the posted page's token, masked as every page carries it
             for state in valid:
-                if hmac.compare_digest(state.csrf_token.encode(), csrf.encode()):
+                if matches(csrf, state.csrf_token):
                     return state
         return max(valid, key=lambda s: s.minted_at)  # the first of equals: max keeps the first
 

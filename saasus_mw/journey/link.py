@@ -84,8 +84,9 @@ class Link:
             problem = _name_problem(new or "")
             if problem:
                 page = self._name_again(request, state, new or "", problem)
-                failure = page.failure or Failure(code=ErrorCode.BAD_REQUEST, status=page.status, step="")
-                return dataclasses.replace(page, failure=failure)
+                if page.failure is not None or page.status != 400:  # a failure of its own, or a notice
+                    return page
+                return dataclasses.replace(page, failure=Failure(code=ErrorCode.BAD_REQUEST, status=400, step=""))
 
         # One request per purchase at a time: a double click's second POST waits
         # for the first (outside any worker thread) and then finds it completed.

@@ -109,5 +109,6 @@ class Returning:
             next_step=support_text,
             continue_url=self._urls.continue_(request.root_path),
             csrf_token=state.csrf_token if form else "",
+            support_url=self._answers.pages.support_url if support else "",
             head=request.head,
         )
