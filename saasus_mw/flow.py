@@ -171,8 +171,7 @@ class Flow:
         if state is not None:
             token = state.registration_token
         else:
-            tokens = request.query.get("registration_token", []) if step is Step.START else []
-            token = tokens[0] if len(tokens) == 1 else ""
+            token = request.one("registration_token") if step is Step.START else ""
         fields = {
             "saasus_mw_step": step.value,
             "saasus_mw_status": response.status,

@@ -18,7 +18,7 @@ import logging
 import re
 import threading
 from collections.abc import MutableMapping
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from urllib.parse import unquote_plus
 
 __all__ = [
     "ACCESS_LOGGERS",
@@ -83,14 +83,9 @@ def without_userinfo(url: str) -> str:
     to the last "@" before the query goes, wherever a parser would end the host.
     """
     scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    end = min(i for i in (rest.find("?"), len(rest)) if i >= 0)
-    at = rest.rfind("@", 0, end)
-    if at >= 0:
-        rest = rest[at + 1 :]
-    parts = urlsplit(f"{scheme}://{rest}")
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    query = rest.find("?")
+    at = rest.rfind("@", 0, query if query >= 0 else len(rest))
+    return f"{scheme}{sep}{rest[at + 1 :]}" if sep and at >= 0 else url
 
 
 # -- the host server's access log --------------------------------------------------------

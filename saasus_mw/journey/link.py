@@ -64,8 +64,8 @@ class Link:
         if not request.is_form:
             return fail(ErrorCode.BAD_REQUEST, request)
         form = request.form
-        csrf = form.get("csrf_token", [""])
-        if len(csrf) != 1 or not matches(csrf[0], state.csrf_token):  # each page masks it afresh
+        # Exactly one token ("" otherwise, which never matches); each page masks it afresh.
+        if not matches(request.one("csrf_token", form=True), state.csrf_token):
             return fail(ErrorCode.CSRF_FAILED, request)
         if state.returning:  # nothing to choose: "Continue" signs the returning buyer in
             return self._returning.proceed(request, state)
