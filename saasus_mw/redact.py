@@ -50,6 +50,15 @@ def redact_secrets(text: str) -> str:
     return _SECRET_FIELD.sub(rf"\1\2{REDACTED}\2", text)
 
 
+def _store_rendered(record: logging.LogRecord, message: str) -> None:
+    """Stores an already rendered ``message`` so that ``record.msg % record.args`` still gives it.
+
+    Not ``args = None``: formatters call ``getMessage()``, but handlers and test suites
+    (uvicorn's own) read ``record.msg % record.args``, and ``"..." % None`` raises.
+    """
+    record.msg, record.args = "%s", (message,)
+
+
 class RedactRecords(logging.Filter):
     """Redacts a record as it will finally be written: message, exception text and stack.
 
@@ -65,7 +74,7 @@ class RedactRecords(logging.Filter):
             message = record.getMessage()
         except Exception:  # a handler would fail too, and print the arguments with its traceback
             message = f"{record.msg} (arguments dropped: they did not format)"
-        record.msg, record.args = redact_secrets(message), None
+        _store_rendered(record, redact_secrets(message))
         if record.exc_info:
             record.exc_text = record.exc_text or logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
@@ -155,7 +164,7 @@ class RedactAccessLog(logging.Filter):
                 message = record.getMessage()
             except Exception:  # a handler would fail too, and print the arguments with its traceback
                 message = f"{record.msg} (arguments dropped: they did not format)"
-            record.msg, record.args = self.redact(message), None
+            _store_rendered(record, self.redact(message))
         return True
 
 

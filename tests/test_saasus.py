@@ -256,7 +256,9 @@ def test_the_hosts_urllib3_logging_is_kept_and_our_queries_redacted(
             saasus.user_info(credentials.id_token)
     finally:
         logging.getLogger("urllib3").setLevel(logging.NOTSET)
-    lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+    records = [r for r in caplog.records if r.name.startswith("urllib3")]
+    lines = [r.getMessage() for r in records]
+    assert lines == [r.msg % r.args for r in records]  # what handlers that format by hand read
     assert any("/v1/auth/userinfo" in line for line in lines)
     assert not any(credentials.id_token in line or "code=" in line for line in lines)
 

@@ -3,7 +3,7 @@
 The suites come from their source distributions on PyPI, at the versions installed
 in the project's venv (the interpreter running this script); their test
 requirements (the dependency group each declares) go into ``.venv-peers`` beside
-saasus_mw, constrained to the project venv's versions. Each suite runs twice, once
+saasus_mw, the frameworks themselves at the project venv's versions. Each suite runs twice, once
 plain and once with ``SAASUS_MW_PEERS_WRAP=1`` (``peers_plugin.py`` says what is
 wrapped where), and any test whose outcome differs between the two runs fails the
 target, unless ``exceptions.toml`` names it with the reason.
@@ -71,6 +71,9 @@ SUITES = (
     Suite("uvicorn", "uvicorn", "dev", "[standard]", options=("-n", "4")),
 )
 
+# Installed in each suite's venv at the project venv's version: the servers and frameworks themselves.
+FRAMEWORKS = frozenset({*(s.name for s in SUITES), *(s.wraps for s in SUITES)})
+
 # Group requirements that are not for running tests: linters, type checkers, dist checks, coverage.
 NOT_FOR_TESTS = re.compile(r"(ruff|mypy|pyright|twine|tox|tox-.*|pre-commit.*|coverage|coverage-.*|types-.*)")
 NAME = re.compile(r"[A-Za-z0-9._-]+")
@@ -102,8 +105,13 @@ def requirements(pyproject: Path, group: str) -> list[str]:
 
 def prepare(suite: Suite, freeze: list[str]) -> None:
     """The suite's venv: saasus_mw, the suite's source and its test requirements; kept while it matches."""
+    # The frameworks at the project venv's versions (what the middleware is tested with); the rest
+    # (httpx, anyio, pytest...) as the suite's own requirements ask: pinning those to the project
+    # venv's newest releases can make a suite uninstallable (starlette[full] 1.10 wants httpx<0.29).
+    own = {name_of(p) for p in suite.pins}
+    frameworks = [line for line in freeze if name_of(line) in FRAMEWORKS - own]
     stamp = suite.venv / "stamp.json"
-    wanted = {"python": sys.version, "suite": suite.version, "pins": list(suite.pins)}
+    wanted = {"python": sys.version, "suite": suite.version, "pins": list(suite.pins), "frameworks": frameworks}
     if stamp.exists() and json.loads(stamp.read_text()) == wanted:
         return
     shutil.rmtree(suite.venv, ignore_errors=True)
@@ -120,10 +128,8 @@ def prepare(suite: Suite, freeze: list[str]) -> None:
             tar.extractall(suite.venv / "src")  # noqa: S202
     if not (suite.source / "tests").is_dir():
         raise SystemExit(f"test-peers: the sdist of {pin} has no tests/")
-    # What the project venv has (werkzeug, anyio, httpx, pytest...), the suite gets, but for its own pins.
-    own = {name_of(p) for p in suite.pins}
     constraints = suite.venv / "constraints.txt"
-    constraints.write_text("".join(f"{line}\n" for line in freeze if name_of(line) not in own))
+    constraints.write_text("".join(f"{line}\n" for line in frameworks))
     wanted_packages = [f"{suite.name}{suite.extras}=={suite.version}", *suite.pins]
     wanted_packages += requirements(suite.source / "pyproject.toml", suite.group)
     run([*pip, "install", "--quiet", "-c", str(constraints), "-e", str(ROOT), *wanted_packages])
