@@ -47,7 +47,7 @@ from bench.common import API_KEY, ROOT, SAAS_ID, SECRET, Row, check, median, sce
 from saasus_mw import Settings
 from saasus_mw.flow import Flow, Request, Step
 from saasus_mw.pages import Response
-from saasus_mw.saasus import Credentials, Tenant, UserInfo
+from saasus_mw.saasus import Credentials, Look, Tenant, UserInfo
 
 SCENARIO = "3 picker CPU"
 HOST = "app.example.com"
@@ -110,6 +110,9 @@ class PrebuiltSaaSus:
 
     def plan_unknown(self) -> None:
         return None
+
+    def look(self, id_token: str, registration_token: str, tenant_ids: Any = (), *, plans: bool = False) -> Look:
+        return Look(self.user, True, set(), self.plan_names() if plans else {})
 
     def settle(self, *calls: Any) -> list[Any]:
         return [call() for call in calls]

@@ -161,17 +161,15 @@ class Completion:
     def _look(self, state: State, *tenant_ids: str) -> tuple[UserInfo, set[str], bool]:
         """The user, which of these tenants (and the remembered one) have a customer, and the token."""
         ids = [*tenant_ids, *([state.attempted_tenant] if state.attempted_tenant else [])]
-        user, unused, *rest = self._saasus.settle(
-            lambda: self._saasus.user_info(state.id_token),
-            lambda: self._saasus.registration_token_is_unused(state.registration_token),
-            *([lambda: self._saasus.linked_tenants(ids)] if ids else []),
-        )
-        linked = rest[0] if rest else set[str]()
+        user, unused, linked, _ = self._saasus.look(state.id_token, state.registration_token, ids)
         if isinstance(user, SaaSusError) and user.kind in (ErrorKind.REJECTED, ErrorKind.DENIED):
             raise SessionOver from None  # the ID token expired or was revoked
-        for result in (user, linked, unused):
-            if isinstance(result, SaaSusError):
-                raise result
+        if isinstance(user, SaaSusError):
+            raise user
+        if isinstance(linked, SaaSusError):
+            raise linked
+        if isinstance(unused, SaaSusError):
+            raise unused
         return user, linked, unused
 
     def _remembered(self, state: State, user: UserInfo, linked: set[str], unused: bool) -> Completed | None:

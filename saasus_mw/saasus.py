@@ -41,11 +41,12 @@ import re
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from .fanout import Answer, FanOut, Request
 from .hooks import Credentials
 from .redact import RedactRecords as _Redact
 from .redact import redact_secrets as _redact
@@ -54,7 +55,7 @@ from .settings import Settings
 from .trace import HEADER as TRACE_HEADER
 from .trace import current as current_trace
 
-__all__ = ["PLANS_TTL", "Created", "Credentials", "ErrorKind", "SaaSus", "SaaSusError", "Tenant", "UserInfo"]
+__all__ = ["PLANS_TTL", "Created", "Credentials", "ErrorKind", "Look", "SaaSus", "SaaSusError", "Tenant", "UserInfo"]
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +162,15 @@ class UserInfo:
         return self.email or self.sign_in_id
 
 
+class Look(NamedTuple):
+    """What a picker or a POST asks SaaSus at once (:meth:`SaaSus.look`): each a value, or its SaaSusError."""
+
+    user: UserInfo | SaaSusError
+    unused: bool | SaaSusError  # the registration token, as registration_token_is_unused says
+    linked: set[str] | SaaSusError  # which of the tenant ids asked about have a Marketplace customer
+    plans: dict[str, str]  # plan display names by id (plan_names), or {} when not asked for
+
+
 class _Signer:
     """SAASUSSIGV1: hex HMAC-SHA256 over minute + API key + method + host + path?query + body."""
 
@@ -201,12 +211,7 @@ class _SignedRequests:
     ) -> Any:
         # The generated REST layer sends json.dumps(body); sign exactly that.
         payload = json.dumps(body) if body is not None else ""
-        headers = dict(headers or {})
-        headers["Authorization"] = self.signer.authorization(method, url, payload)
-        step = current_trace()
-        if step is not None and step.id:  # SaaSus inherits it: every call of the step under one id
-            headers[TRACE_HEADER] = step.id
-            step.sent = True
+        headers = _signed(self.signer, method, url, payload, headers or {})
         return super().request(  # type: ignore[misc]
             method, url, query_params, headers, post_params, body, _preload_content, _request_timeout or self.timeout
         )
@@ -297,8 +302,45 @@ for _name in _REDACTED_LOGGERS:
     logging.getLogger(_name).addFilter(_REDACT)
 
 
+def _signed(signer: _Signer, method: str, url: str, payload: str, headers: dict[str, str]) -> dict[str, str]:
+    """``headers`` with our signature over exactly what is sent, and the step's trace id."""
+    headers = {**headers, "Authorization": signer.authorization(method, url, payload)}
+    step = current_trace()
+    if step is not None and step.id:  # SaaSus inherits it: every call of the step under one id
+        headers[TRACE_HEADER] = step.id
+        step.sent = True
+    return headers
+
+
+def _api_client(
+    client_class: type[Any],
+    configuration: type[Any],
+    settings: Settings,
+    prefix: str,
+    signer: _Signer,
+    retries: Any,
+) -> Any:
+    """One of the SDK's generated ApiClients (its ``client_class``: ours, signing), for the API at ``prefix``."""
+    # The generated Configuration sets the process-wide "urllib3" logger to
+    # WARNING as a side effect; the host app's logging is not ours to change.
+    urllib3_logger = logging.getLogger("urllib3")
+    level = urllib3_logger.level
+    config = configuration(host=settings.saasus_base_url + prefix)
+    urllib3_logger.setLevel(level)
+    config.retries = retries
+    # Every thread that may call at once keeps its connection: the steps'
+    # own threads (max_threads on ASGI) and as many running calls alongside.
+    config.connection_pool_maxsize = 2 * settings.max_threads
+    client = client_class(config)
+    client.signer = signer
+    client.timeout = settings.timeout
+    client.base_url = settings.saasus_base_url  # named in the log of an unexpected status
+    client.user_agent = USER_AGENT
+    return client
+
+
 class SaaSus:
-    """Blocking SaaSus calls over one connection pool; build one per process and reuse it.
+    """Blocking SaaSus calls over one connection pool (and the fan-out's kept connections); one per process.
 
     The independent calls of one step run at once (:meth:`settle`): each SaaSus round
     trip is 150-250 ms from outside Tokyo, and a buyer waits for every one of them.
@@ -314,46 +356,23 @@ class SaaSus:
         # Connect errors are safe to retry once (nothing was sent); read errors
         # are not: a PATCH that reached SaaSus must never be sent twice.
         retries = urllib3.Retry(total=1, connect=1, read=0, status=0, other=0, redirect=0)
-        self._auth = self._client(sdk.AuthClient, sdk.AuthConfiguration, settings, "/auth", signer, retries)
-        self._marketplace = self._client(
+        self._auth = _api_client(sdk.AuthClient, sdk.AuthConfiguration, settings, "/auth", signer, retries)
+        self._marketplace = _api_client(
             sdk.MarketplaceClient, sdk.MarketplaceConfiguration, settings, "/awsmarketplace", signer, retries
         )
         # Same signing, timeout and retries for the Pricing API (plan names on the picker).
-        self._pricing = self._client(sdk.PricingClient, sdk.PricingConfiguration, settings, "/pricing", signer, retries)
+        self._pricing = _api_client(sdk.PricingClient, sdk.PricingConfiguration, settings, "/pricing", signer, retries)
         # One pool for all APIs: they live on the same host.
         self._marketplace.rest_client.pool_manager = self._auth.rest_client.pool_manager
         self._pricing.rest_client.pool_manager = self._auth.rest_client.pool_manager
         self._plans = _PlanNames()
+        self._base_url = settings.saasus_base_url  # named in the log of an unexpected status
+        # The reads of every picker and POST, past the SDK's layers: fanout.py says why.
+        self._reads = _Reads(settings, signer, self._auth, self._marketplace, self._pricing)
         # The calls a step runs alongside its own thread (threads start on first use).
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=settings.max_threads, thread_name_prefix="saasus_mw"
         )
-
-    @staticmethod
-    def _client(
-        client_class: type[Any],
-        configuration: type[Any],
-        settings: Settings,
-        prefix: str,
-        signer: _Signer,
-        retries: Any,
-    ) -> Any:
-        # The generated Configuration sets the process-wide "urllib3" logger to
-        # WARNING as a side effect; the host app's logging is not ours to change.
-        urllib3_logger = logging.getLogger("urllib3")
-        level = urllib3_logger.level
-        config = configuration(host=settings.saasus_base_url + prefix)
-        urllib3_logger.setLevel(level)
-        config.retries = retries
-        # Every thread that may call at once keeps its connection: the steps'
-        # own threads (max_threads on ASGI) and as many running calls alongside.
-        config.connection_pool_maxsize = 2 * settings.max_threads
-        client = client_class(config)
-        client.signer = signer
-        client.timeout = settings.timeout
-        client.base_url = settings.saasus_base_url  # named in the log of an unexpected status
-        client.user_agent = USER_AGENT
-        return client
 
     def exchange_code(self, code: str) -> Credentials:
         """``GET /auth/credentials`` with the single-use code (auth flow ``tempCodeAuth``)."""
@@ -372,12 +391,8 @@ class SaaSus:
 
     def user_info(self, id_token: str) -> UserInfo:
         """``GET /auth/userinfo``: who the user is and which tenants they belong to."""
-        # The SDK's pydantic models spend ~25 ms of CPU on a user in 1,000
-        # tenants (measured, bench/picker_cpu.py) on every picker and POST; the
-        # few fields we use are read from the JSON directly, just as strictly.
-        api = self._sdk.UserInfoApi(self._auth)
-        answer = _call(api.get_user_info_with_http_info, token=id_token, _preload_content=False)
-        return _call(_user_info_from_json, answer.raw_data)
+        (answer,) = self._reads.ask([self._reads.user_info(id_token)])
+        return _read_user_info(answer, self._base_url)
 
     def link(self, tenant_id: str, access_token: str, registration_token: str) -> None:
         """``PATCH /auth/aws-marketplace/link`` (LinkAwsMarketplace)."""
@@ -388,28 +403,12 @@ class SaaSus:
 
     def registration_token_is_unused(self, registration_token: str) -> bool:
         """``POST /awsmarketplace/registration-token/verify``: False once it has been used (or never existed)."""
-        try:  # every callback, picker and POST asks: without the generated operation (_Raw)
-            _call(_Raw(self._marketplace).verify_registration_token, registration_token)
-        except SaaSusError as exc:
-            if exc.kind is ErrorKind.REJECTED:
-                return False
-            raise
-        return True
+        (answer,) = self._reads.ask([self._reads.verify(registration_token)])
+        return _read_unused(answer, self._base_url)
 
-    def linked_tenants(self, tenant_ids: list[str]) -> set[str]:
+    def linked_tenants(self, tenant_ids: Sequence[str]) -> set[str]:
         """``GET /awsmarketplace/customers``: which of these tenants already have a Marketplace customer."""
-        raw = _Raw(self._marketplace)
-
-        def batch(ids: list[str]) -> set[str]:
-            # SaaSus's ids are UUIDs, which need no percent-encoding: checked for all at once.
-            safe = _UNRESERVED.fullmatch("".join(ids)) is not None
-            query = "&".join("tenant_ids=" + (i if safe else quote(i, safe="")) for i in ids)
-            return _call(_customer_tenants_from_json, _call(raw.get_customers, f"/customers?{query}"))
-
-        # tenant_ids=a&tenant_ids=b...: batches keep each URL far below server limits
-        # (~8 KB), and all of them are asked at once.
-        batches = [tenant_ids[i : i + _IDS_PER_CALL] for i in range(0, len(tenant_ids), _IDS_PER_CALL)]
-        return set().union(*self.together(*(functools.partial(batch, ids) for ids in batches)))
+        return _read_linked(self._reads.ask(self._reads.customers(tenant_ids)), self._base_url)
 
     def plan_names(self) -> dict[str, str]:
         """``GET /pricing/plans``: each plan's display name by its id, asked at most every PLANS_TTL seconds.
@@ -417,17 +416,31 @@ class SaaSus:
         Never raises: when the names cannot be had (SaaSus down, the Pricing API not
         used), the answer is empty for PLANS_RETRY seconds, and pickers show no plan.
         """
-        return self._plans.get(self._ask_plan_names)
+        return self._plans.get(lambda: _read_plans(self._reads.ask([self._reads.plans()])[0], self._base_url))
+
+    def look(
+        self, id_token: str, registration_token: str, tenant_ids: Sequence[str] = (), *, plans: bool = False
+    ) -> Look:
+        """userinfo, verify, ``/customers`` for ``tenant_ids`` and (``plans``) the plan names, asked at once.
+
+        All from this thread (fanout.py): every picker and POST asks these, and a pool
+        thread per call costs more CPU than the call itself. One round trip for all.
+        """
+        reads, names = self._reads, self._plans.cached() if plans else {}
+        batches = reads.customers(tenant_ids)
+        requests = [reads.user_info(id_token), reads.verify(registration_token), *batches]
+        answers = reads.ask([*requests, *([reads.plans()] if names is None else [])])
+        base = self._base_url
+        user = _settled(lambda: _read_user_info(answers[0], base))
+        unused = _settled(lambda: _read_unused(answers[1], base))
+        linked = _settled(lambda: _read_linked(answers[2 : len(requests)], base))
+        if names is None:
+            names = self._plans.get(lambda: _read_plans(answers[-1], base), asked=True)
+        return Look(user, unused, linked, names)
 
     def plan_unknown(self) -> None:
         """A tenant named a plan the cached names lack (one made since): ask again within PLANS_RETRY."""
         self._plans.shorten()
-
-    def _ask_plan_names(self) -> dict[str, str]:
-        answer = _call(
-            self._sdk.PricingPlansApi(self._pricing).get_pricing_plans_with_http_info, _preload_content=False
-        )
-        return _call(_plan_names_from_json, answer.raw_data)
 
     def create_auth_credentials(self, credentials: Credentials) -> str:
         """``POST /auth/credentials`` (CreateAuthCredentials): a fresh temp code, valid 10 s.
@@ -491,6 +504,7 @@ class SaaSus:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._auth.rest_client.pool_manager.clear()
+        self._reads.close()
 
     def auth_info(self) -> AuthInfo:
         """``GET /auth/auth-info`` (signed, read-only): the callback URL registered in the SaaSus console."""
@@ -551,10 +565,16 @@ class _PlanNames:
         self._until, self._names = 0.0, dict[str, str]()
         self._lock = threading.Lock()
 
-    def get(self, ask: Callable[[], dict[str, str]]) -> dict[str, str]:
+    def cached(self) -> dict[str, str] | None:
+        """The names while they are fresh, else None."""
         with self._lock:
-            if time.monotonic() < self._until:
-                return self._names
+            return self._names if time.monotonic() < self._until else None
+
+    def get(self, ask: Callable[[], dict[str, str]], *, asked: bool = False) -> dict[str, str]:
+        """The fresh names, else what ``ask`` returns, kept; ``asked``: take ``ask``'s answer even if fresh now."""
+        names = None if asked else self.cached()
+        if names is not None:
+            return names
         # Two pickers missing the cache at once both ask: cheaper than making one wait.
         try:
             names, until = ask(), time.monotonic() + PLANS_TTL
@@ -570,28 +590,78 @@ class _PlanNames:
             self._until = min(self._until, time.monotonic() + PLANS_RETRY)
 
 
-class _Raw:
-    """Requests through the SDK's own ApiClient (our signing, its timeout, its errors), without
-    the generated operation around them: for /customers, ten calls of 100 ids for a user in
-    1,000 tenants, that operation validated and serialised every id and built models for the
-    answer, a quarter of each call's CPU. Each method sends what the generated one would, and
-    is named as that operation: _call classifies its answers by that name."""
+class _Reads:
+    """The reads of every picker and POST (userinfo, verify, ``/customers``, plan names) as requests
+    for the fan-out, each sent as the generated operation would send it and signed as
+    ``_SignedRequests`` signs; ``_read_*`` classify their answers as ``_call`` does the SDK's."""
 
-    def __init__(self, api_client: Any) -> None:
-        self.api_client = api_client  # _unexpected names its base URL
+    def __init__(self, settings: Settings, signer: _Signer, auth: Any, marketplace: Any, pricing: Any) -> None:
+        # As many idle connections kept as the SDK's pool keeps.
+        self._fanout = FanOut(settings.saasus_base_url, timeout=settings.timeout, keep=2 * settings.max_threads)
+        self._signer, self._auth, self._marketplace, self._pricing = signer, auth, marketplace, pricing
 
-    def get_customers(self, path_and_query: str) -> bytes:
-        client = self.api_client
+    def ask(self, requests: Sequence[Request]) -> list[Answer | Exception]:
+        return self._fanout.ask(requests)
+
+    def close(self) -> None:
+        self._fanout.close()
+
+    def user_info(self, id_token: str) -> Request:
+        return self._request(self._auth, "GET", "/userinfo?token=" + quote(id_token, safe=""))
+
+    def verify(self, registration_token: str) -> Request:
+        return self._request(
+            self._marketplace, "POST", "/registration-token/verify", {"registration_token": registration_token}
+        )
+
+    def customers(self, tenant_ids: Sequence[str]) -> list[Request]:
+        # tenant_ids=a&tenant_ids=b...: batches keep each URL far below server limits (~8 KB).
+        requests = []
+        for start in range(0, len(tenant_ids), _IDS_PER_CALL):
+            ids = tenant_ids[start : start + _IDS_PER_CALL]
+            # SaaSus's ids are UUIDs, which need no percent-encoding: checked for all at once.
+            if _UNRESERVED.fullmatch("".join(ids)) is None:
+                ids = [quote(i, safe="") for i in ids]
+            query = "tenant_ids=" + "&tenant_ids=".join(ids)
+            requests.append(self._request(self._marketplace, "GET", f"/customers?{query}"))
+        return requests
+
+    def plans(self) -> Request:
+        return self._request(self._pricing, "GET", "/plans")
+
+    def _request(self, client: Any, method: str, path: str, body: Any = None) -> Request:
+        base = client.configuration.host  # .../v1/auth, .../v1/awsmarketplace, .../v1/pricing
         headers = {**client.default_headers, "Accept": "application/json"}  # as the generated code sends
-        url = client.configuration.host + path_and_query
-        data: bytes = client.request("GET", url, headers=headers, _preload_content=False).data
-        return data
+        payload = "" if body is None else json.dumps(body)  # as the generated REST layer writes it
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        signed = _signed(self._signer, method, base + path, payload, headers)
+        return Request(method, urlsplit(base).path + path, signed, payload.encode() if body is not None else None)
 
-    def verify_registration_token(self, registration_token: str) -> None:
-        client = self.api_client
-        headers = {**client.default_headers, "Accept": "application/json", "Content-Type": "application/json"}
-        url = client.configuration.host + "/registration-token/verify"
-        client.request("POST", url, headers=headers, body={"registration_token": registration_token})
+
+def _read_user_info(answer: Answer | Exception, base_url: str) -> UserInfo:
+    return _call(_user_info_from_json, _answered(answer, "get_user_info", base_url))
+
+
+def _read_unused(answer: Answer | Exception, base_url: str) -> bool:
+    try:
+        _answered(answer, "verify_registration_token", base_url)
+    except SaaSusError as exc:
+        if exc.kind is ErrorKind.REJECTED:
+            return False
+        raise
+    return True
+
+
+def _read_linked(answers: Sequence[Answer | Exception], base_url: str) -> set[str]:
+    linked: set[str] = set()
+    for answer in answers:
+        linked |= _call(_customer_tenants_from_json, _answered(answer, "get_customers", base_url))
+    return linked
+
+
+def _read_plans(answer: Answer | Exception, base_url: str) -> dict[str, str]:
+    return _call(_plan_names_from_json, _answered(answer, "get_pricing_plans", base_url))
 
 
 class _PoolThread(threading.local):
@@ -619,11 +689,11 @@ def _call(function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     try:
         return function(*args, **kwargs)
     except _sdk().api_exceptions as exc:
-        error = _from_api_exception(exc, function)
+        error = _from_status(exc.status, exc.body, _operation_name(function), _base_url(function))
         error.trace_id = _text_or_empty((exc.headers or {}).get(TRACE_HEADER))
     except urllib3.exceptions.MaxRetryError as exc:
         if isinstance(exc.reason, urllib3.exceptions.ResponseError):  # a redirect: no SaaSus API sends one
-            error = _unexpected(function, None)
+            error = _unexpected(_operation_name(function), _base_url(function), None)
         else:
             error = SaaSusError(_network_error_kind(exc.reason))
     except urllib3.exceptions.HTTPError as exc:
@@ -632,12 +702,31 @@ def _call(function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         # Malformed JSON or a body that does not fit the SDK's models (pydantic's
         # ValidationError is a ValueError).
         error = SaaSusError(ErrorKind.BAD_RESPONSE)
+    # Raised outside the handlers: the SDK's and urllib3's exceptions carry the
+    # URL (with the token or code), and are neither its cause nor its context.
+    raise _traced(error) from None
+
+
+def _answered(answer: Answer | Exception, operation: str, base_url: str) -> bytes:
+    """The body of a 2xx answer from the fan-out; anything else raised as the SaaSusError _call raises."""
+    if isinstance(answer, Exception):
+        error = SaaSusError(_network_error_kind(answer))
+    elif 200 <= answer.status < 300:
+        return answer.data
+    else:
+        if 300 <= answer.status < 400:  # a redirect: no SaaSus API sends one (the SDK's pool does not follow)
+            error = _unexpected(operation, base_url, None)
+        else:
+            error = _from_status(answer.status, answer.data, operation, base_url)
+        error.trace_id = _text_or_empty(answer.headers.get(TRACE_HEADER))
+    raise _traced(error) from None
+
+
+def _traced(error: SaaSusError) -> SaaSusError:
     step = current_trace()
     if not error.trace_id and step is not None:  # no answer: SaaSus knows the call by the id we sent
         error.trace_id = step.id
-    # Raised outside the handlers: the SDK's and urllib3's exceptions carry the
-    # URL (with the token or code), and are neither its cause nor its context.
-    raise error from None
+    return error
 
 
 @functools.cache
@@ -652,27 +741,31 @@ def _user_info_decoder() -> tuple[Any, type[Exception]]:
     import msgspec  # noqa: PLC0415
 
     # Built from types, not annotations: the module's own Tenant must not stand in for them.
-    role = msgspec.defstruct("Role", [("role_name", str)])
-    env = msgspec.defstruct("Env", [("roles", list[role])])  # type: ignore[valid-type]
+    # Tuples and gc=False: thousands of objects per answer that can hold no cycle, so the
+    # garbage collector need not track them (half the decoding time for 1,000 tenants).
+    role = msgspec.defstruct("Role", [("role_name", str)], gc=False)
+    env = msgspec.defstruct("Env", [("roles", tuple[role, ...])], gc=False)  # type: ignore[valid-type]
     tenant = msgspec.defstruct(
         "Tenant",
         [
             ("id", str),
             ("name", str),
             ("completed_sign_up", bool),
-            ("envs", list[env]),  # type: ignore[valid-type]
+            ("envs", tuple[env, ...]),  # type: ignore[valid-type]
             ("plan_id", str | None, None),  # optional in the spec: absent or null
         ],
+        gc=False,
     )
     user = msgspec.defstruct(
         "User",
         [
             ("id", str),
             ("email", str),
-            ("tenants", list[tenant]),  # type: ignore[valid-type]
+            ("tenants", tuple[tenant, ...]),  # type: ignore[valid-type]
             # Required by the spec, but SaaSus answers from before sign-in IDs (2026-04) lack it.
             ("sign_in_id", str, ""),
         ],
+        gc=False,
     )
     return msgspec.json.Decoder(user), msgspec.DecodeError
 
@@ -723,18 +816,19 @@ def _network_error_kind(error: object) -> ErrorKind:
     # refused connection is not a timeout: test it first.
     if isinstance(error, urllib3.exceptions.NewConnectionError):
         return ErrorKind.UNREACHABLE
-    if isinstance(error, urllib3.exceptions.TimeoutError):
+    # urllib3's, or the socket's own (a read on one of the fan-out's connections).
+    if isinstance(error, (urllib3.exceptions.TimeoutError, TimeoutError)):
         return ErrorKind.TIMEOUT
     return ErrorKind.UNREACHABLE
 
 
-def _from_api_exception(exc: Any, function: Callable[..., Any]) -> SaaSusError:
-    status = exc.status or None
+def _from_status(status: int | None, body: Any, operation: str, base_url: str) -> SaaSusError:
+    """A SaaSus answer that is not a success, classified by the call's spec (``_OPERATIONS``)."""
     if not status:  # the generated client's status 0: TLS failure
         return SaaSusError(ErrorKind.UNREACHABLE)
     error_type = message = ""
     try:
-        body = json.loads(exc.body or "")
+        body = json.loads(body or "")
         if isinstance(body, dict):
             # SaaSus's words, for logs: they might echo a request, so they are redacted too.
             error_type = _redact(str(body.get("type") or "")[:100])
@@ -745,27 +839,34 @@ def _from_api_exception(exc: Any, function: Callable[..., Any]) -> SaaSusError:
         kind = ErrorKind.DENIED
     elif status >= 500 or status in (408, 429):  # SaaSus's side, or too many requests: worth another try
         kind = ErrorKind.SERVER_ERROR
-    elif status in _operation(function).refused:
+    elif status in _operation(operation).refused:
         kind = ErrorKind.REJECTED
     else:
-        return _unexpected(function, status, error_type, message)
+        return _unexpected(operation, base_url, status, error_type, message)
     return SaaSusError(kind, status=status, error_type=error_type, message=message)
 
 
-def _operation(function: Callable[..., Any]) -> _Operation:
-    name = getattr(function, "__name__", "").removesuffix("_with_http_info")
+def _operation_name(function: Callable[..., Any]) -> str:
+    """The SDK method's name, its spec's operationId in snake case: the key of ``_OPERATIONS``."""
+    return str(getattr(function, "__name__", "")).removesuffix("_with_http_info")
+
+
+def _base_url(function: Callable[..., Any]) -> str:
+    # The generated API object's client is ours (_client): it knows its base URL.
+    return str(getattr(getattr(getattr(function, "__self__", None), "api_client", None), "base_url", ""))
+
+
+def _operation(name: str) -> _Operation:
     return _OPERATIONS.get(name, _Operation(name, ()))
 
 
 def _unexpected(
-    function: Callable[..., Any], status: int | None, error_type: str = "", message: str = ""
+    operation: str, base_url: str, status: int | None, error_type: str = "", message: str = ""
 ) -> SaaSusError:
     """An answer the call's spec does not document: most likely SAASUS_BASE_URL is wrong. Logged once, at ERROR."""
-    # The generated API object's client is ours (_client): it knows its base URL.
-    base_url = str(getattr(getattr(getattr(function, "__self__", None), "api_client", None), "base_url", ""))
     parts = urlsplit(without_userinfo(base_url))  # scheme, host and path only: no credentials, query or fragment
     base_url = urlunsplit(parts._replace(query="", fragment="")) or "unknown"
-    endpoint = _operation(function).endpoint
+    endpoint = _operation(operation).endpoint
     logger.error(
         "saasus_mw: SaaSus answered %s with %s, which its API spec does not document: check SAASUS_BASE_URL "
         "(now %s; the SaaSus API is https://api.saasus.io/v1). If it is right, SaaSus is at fault.",

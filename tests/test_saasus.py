@@ -190,12 +190,28 @@ def test_a_bad_code_is_a_rejection_not_a_crash(standin: SaaSusStandIn) -> None:
 # -- connection reuse, and the REST layer's debug logging of token bodies ---------------------------
 
 
-def test_one_pool_reused_across_calls_and_apis(standin: SaaSusStandIn, buyer: User) -> None:
+def test_connections_are_reused_across_calls_and_apis(
+    standin: SaaSusStandIn, buyer: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server: Any = standin._server
+    opened: list[object] = []
+    track = server.track
+
+    def counting(conn: object, **kwargs: bool) -> None:
+        opened.extend([conn] if kwargs["opened"] else [])
+        track(conn, **kwargs)
+
+    monkeypatch.setattr(server, "track", counting)
     saasus = SaaSus(make_settings(standin))
-    for _ in range(10):
-        saasus.user_info(saasus.exchange_code(standin.issue_code(buyer)).id_token)
+    for _ in range(10):  # the SDK's pool (credentials) and the fan-out's (userinfo, verify, customers)
+        credentials = saasus.exchange_code(standin.issue_code(buyer))
+        saasus.look(credentials.id_token, standin.issue_registration_token(), [buyer.tenants[0].id])
+        saasus.user_info(credentials.id_token)
     pool = saasus._auth.rest_client.pool_manager.connection_from_url(standin.base_url)
-    assert pool.num_connections == 1 and pool.num_requests == 20
+    assert pool.num_connections == 1 and pool.num_requests == 10
+    # One for the SDK's pool, three for a look's three requests at once; each kept for the next.
+    assert len(opened) == 4
+    saasus.close()
 
 
 def test_token_bodies_are_not_logged(standin: SaaSusStandIn, buyer: User, caplog: pytest.LogCaptureFixture) -> None:
@@ -259,7 +275,7 @@ def test_the_hosts_urllib3_logging_is_kept_and_our_queries_redacted(
     records = [r for r in caplog.records if r.name.startswith("urllib3")]
     lines = [r.getMessage() for r in records]
     assert lines == [r.msg % r.args for r in records]  # what handlers that format by hand read
-    assert any("/v1/auth/userinfo" in line for line in lines)
+    assert any("/v1/auth/credentials" in line for line in lines)  # the SDK's calls (userinfo: the fan-out's)
     assert not any(credentials.id_token in line or "code=" in line for line in lines)
 
 

@@ -68,16 +68,13 @@ class Picker:
     ) -> Response:
         saasus = self._saasus
         # The plan names come from a per-process cache, or in the same round trip.
-        user, unused, plans = saasus.settle(
-            lambda: saasus.user_info(state.id_token),
-            lambda: saasus.registration_token_is_unused(state.registration_token),
-            saasus.plan_names,
-        )
+        user, unused, _, plans = saasus.look(state.id_token, state.registration_token, plans=True)
         if isinstance(user, SaaSusError) and user.kind in (ErrorKind.REJECTED, ErrorKind.DENIED):
             return self._answers.fail(ErrorCode.STATE_EXPIRED, request)  # the ID token expired or was revoked
-        for result in (user, unused):
-            if isinstance(result, SaaSusError):
-                raise result
+        if isinstance(user, SaaSusError):
+            raise user
+        if isinstance(unused, SaaSusError):
+            raise unused
         linked = saasus.linked_tenants([t.id for t in user.tenants])
         # An attempt whose answer was lost may have spent the token: its next POST confirms.
         if state.returning or (not unused and not (state.attempted_tenant or state.attempted_name)):
@@ -92,7 +89,6 @@ class Picker:
             reason = text[_NO_TENANT_REASONS.get(frozenset(reasons), "no_tenants_mixed")]
             offer = Offer(signup_url=self._urls.signup(request.root_path), reason=reason)
             return self._answers.fail(ErrorCode.NO_TENANTS, request, offer=offer)
-        plans = plans if isinstance(plans, dict) else {}
         if any(t.plan_id and t.plan_id not in plans for t in tenants):
             saasus.plan_unknown()  # shown without its plan now; with it within PLANS_RETRY
         # A few distinct plan and role pairs among many tenants: each detail is written once.

@@ -1,0 +1,108 @@
+"""The picker's ``/customers`` batches: all sent at once from one thread, over kept-alive connections.
+
+What a buyer and an operator would notice: the right tenants marked linked whichever
+batch holds them, one timeout's wait (not one per batch) when SaaSus is slow, no new
+connection per picker, and no error when SaaSus closed an idle connection.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from saasus_mw.saasus import ErrorKind, SaaSus, SaaSusError
+from saasus_mw.testing import SaaSusStandIn, Tenant, User
+
+from .conftest import make_settings
+
+BATCHES = 3  # of 100 ids each
+
+
+@pytest.fixture
+def member(standin: SaaSusStandIn) -> User:
+    """A user in 250 tenants: three /customers batches."""
+    return standin.add_user(
+        email=f"member-{uuid.uuid4().hex[:8]}@example.com", tenants=[Tenant(f"Tenant {i:03}") for i in range(250)]
+    )
+
+
+def _ids(user: User) -> list[str]:
+    return [t.id for t in user.tenants]
+
+
+def test_linked_tenants_are_found_in_every_batch(standin: SaaSusStandIn, member: User) -> None:
+    linked = {member.tenants[0].id, member.tenants[150].id, member.tenants[249].id}
+    for tenant_id in linked:
+        standin.link_customer(tenant_id)
+    saasus = SaaSus(make_settings(standin))
+    assert saasus.linked_tenants(_ids(member)) == linked
+    asked = [c for c in standin.calls if c.endpoint == "customers"]
+    assert sorted(len(c.query["tenant_ids"]) for c in asked) == [50, 100, 100]  # answered in any order
+    saasus.close()
+
+
+def test_pickers_reuse_the_connections_of_the_batches(
+    standin: SaaSusStandIn, member: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server: Any = standin._server
+    connections: list[Any] = []
+    track = server.track
+
+    def counting(conn: Any, *, opened: bool) -> None:
+        if opened:
+            connections.append(conn)
+        track(conn, opened=opened)
+
+    monkeypatch.setattr(server, "track", counting)
+    saasus = SaaSus(make_settings(standin))
+    for _ in range(5):
+        assert saasus.linked_tenants(_ids(member)) == set()
+    assert len(connections) == BATCHES  # one per batch, kept alive for the next picker
+    saasus.close()
+
+
+def test_a_slow_saasus_costs_one_timeout_for_all_batches(standin: SaaSusStandIn, member: User) -> None:
+    standin.inject("customers", delay=3.0, times=None)
+    saasus = SaaSus(make_settings(standin, timeout=0.6))
+    started = time.monotonic()
+    with pytest.raises(SaaSusError) as info:
+        saasus.linked_tenants(_ids(member))
+    waited = time.monotonic() - started
+    assert info.value.kind is ErrorKind.TIMEOUT
+    assert waited < 1.5, f"waited {waited:.2f} s: the batches timed out one after another (3 x 0.6 s)"
+    saasus.close()
+
+
+def test_connections_saasus_closed_while_idle_are_replaced(standin: SaaSusStandIn, member: User) -> None:
+    saasus = SaaSus(make_settings(standin))
+    assert saasus.linked_tenants(_ids(member)) == set()
+    standin._server.close_connections()  # type: ignore[union-attr]  # as a load balancer's idle timeout does
+    time.sleep(0.05)
+    standin.link_customer(member.tenants[7].id)
+    assert saasus.linked_tenants(_ids(member)) == {member.tenants[7].id}
+    saasus.close()
+
+
+def test_batches_from_many_threads_at_once(standin: SaaSusStandIn, member: User) -> None:
+    # Pickers of several buyers at once share the kept connections: none sees another's answers.
+    standin.link_customer(member.tenants[3].id)
+    saasus = SaaSus(make_settings(standin))
+    results: list[set[str]] = []
+    lock = threading.Lock()
+
+    def picker() -> None:
+        found = saasus.linked_tenants(_ids(member))
+        with lock:
+            results.append(found)
+
+    threads = [threading.Thread(target=picker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [{member.tenants[3].id}] * 8
+    saasus.close()
