@@ -270,6 +270,52 @@ def in_all_cpu(
     return samples, sizes, problems
 
 
+def customers_cpu(calls: int) -> tuple[float, float]:
+    """CPU of the ten ``/customers`` batches of a 1,000-tenant picker, side by side, medians:
+    as SaaSus.linked_tenants sends them (the fan-out: all from this thread) and as it did before,
+    each batch through the SDK's ApiClient and urllib3's pool in a pool thread (SaaSus.together).
+    The stand-in runs in its own process, so its CPU is not counted."""
+    import functools  # noqa: PLC0415
+
+    from saasus_mw.saasus import SaaSus  # noqa: PLC0415
+
+    child = subprocess.Popen(  # noqa: S603 - our own script, run by this Python
+        [sys.executable, str(ROOT / "bench" / "_standin_1000.py"), "0"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert child.stdout is not None  # noqa: S101 - PIPE above
+        saasus = SaaSus(settings(json.loads(child.stdout.readline())["base_url"]))
+        ids = [str(uuid.uuid4()) for _ in range(TENANTS)]
+        client = saasus._marketplace  # the SDK client the old way went through
+        headers = {**client.default_headers, "Accept": "application/json"}
+
+        def batch(batch_ids: list[str]) -> bytes:
+            url = f"{client.configuration.host}/customers?tenant_ids=" + "&tenant_ids=".join(batch_ids)
+            return bytes(client.request("GET", url, headers=headers, _preload_content=False).data)
+
+        def threads() -> list[bytes]:
+            batches = [ids[i : i + 100] for i in range(0, len(ids), 100)]
+            return saasus.together(*(functools.partial(batch, b) for b in batches))
+
+        samples: dict[str, list[float]] = {"fan-out": [], "threads": []}
+        for i in range(calls + 3):
+            for name, call in (("fan-out", lambda: saasus.linked_tenants(ids)), ("threads", threads)):
+                start = time.process_time()
+                call()
+                if i >= 3:
+                    samples[name].append(time.process_time() - start)
+        saasus.close()
+    finally:
+        if child.stdin is not None:
+            child.stdin.close()
+        child.wait(timeout=30)
+    return median(samples["fan-out"]), median(samples["threads"])
+
+
 def sdk_userinfo_cpu(calls: int) -> tuple[float, float, int]:
     """(whole ``SaaSus.user_info`` call, SDK deserialisation only) CPU seconds, medians; and the body size.
 
@@ -372,6 +418,14 @@ def run(smoke: bool = False) -> list[Row]:
                 f" ({one_sizes['identity']:,} / {one_sizes['gzip']:,} B)",
             )
         )
+    fanned, threaded = customers_cpu(3 if smoke else 60)
+    rows.append(
+        Row(
+            SCENARIO,
+            "  ten /customers batches: fan-out / pool threads, as before (CPU, ms, median)",
+            f"{fanned * 1e3:.2f} / {threaded * 1e3:.2f} ({threaded / fanned:.1f}x)",
+        )
+    )
     whole, only, size = sdk_userinfo_cpu(sdk_calls)
     rows += [
         Row(SCENARIO, f"SDK: SaaSus.user_info whole call, CPU ({size // 1024} KB answer)", f"{whole * 1e3:.2f} ms"),

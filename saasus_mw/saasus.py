@@ -2,7 +2,10 @@
 
 One pooled, signed client per process, built from :class:`~saasus_mw.settings.Settings`.
 It uses the SDK's generated API classes and models but none of its helpers,
-because each helper carries a defect (see the README, "SDK defects"):
+because each helper carries a defect (see the README, "SDK defects"). The reads
+of every picker and POST (userinfo, verify, ``/customers``, plan names) skip the
+generated layers too: signed the same way, sent at once from the calling thread
+(:mod:`saasus_mw.fanout`), their answers classified as the SDK's are. The helpers' defects:
 
 - ``Signed*ApiClient`` signs the query string and then lets the generated client
   append it again (``?token=x?token=x``), so every signed call with a query

@@ -207,8 +207,9 @@ def test_the_sign_in_code_is_asked_for_alongside_the_act_and_only_once(
         _, picker_url = begin(client, standin, buyer)
         form = parse_picker(client.get(picker_url).text)
         standin.reset()
-        # SaaSus links, but its answer is lost: the purchase is confirmed by a second look.
-        standin.inject("link", drop=True, after=True)
+        # SaaSus links, but its answer is lost: the purchase is confirmed by a second look. The lost
+        # answer takes a moment, as over a network: the code's request (another thread) lands meanwhile.
+        standin.inject("link", drop=True, after=True, delay=0.3)
         done = client.post(picker_url, data={"csrf_token": form.inputs["csrf_token"], "tenant_id": buyer.tenants[0].id})
     endpoints = [c.endpoint for c in standin.calls]
     looks = [i for i, e in enumerate(endpoints) if e == "userinfo"]
