@@ -3,8 +3,11 @@
 A user in 1,000 tenants costs ten ``/customers`` requests on every picker. Run in a
 thread pool, each cost ~0.8 ms of CPU (the SDK's layers, urllib3's pool, and the
 threads' hand-offs of the GIL); sent one after another on kept-alive connections of
-their own and then read in turn, ~0.2 ms (docs/performance.md). The buyer waits the
-same single round trip: every request is on the wire before the first answer is read.
+their own and then read in turn, ~0.25 ms (docs/performance.md). On kept connections
+the buyer waits the same single round trip: every request is on the wire before the
+first answer is read. Connections that must be opened first (the first picker, or one
+needing more than are kept) are opened at once, in the client's threads (``parallel``):
+opened one after another, each would add its TCP and TLS handshakes to the wait.
 
 urllib3's own connection classes do the connecting, TLS (certificates verified, as the
 SDK's pool does) and response parsing; this module only keeps idle connections, checked
@@ -14,14 +17,21 @@ a connection that could not be made, once; nothing that may have reached SaaSus.
 
 from __future__ import annotations
 
+import http.client
+import logging
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 __all__ = ["Answer", "FanOut", "Request"]
+
+logger = logging.getLogger(__name__)
+
+# Runs the callables at once and returns what each returned (they return their errors).
+Parallel = Callable[[Sequence[Callable[[], Any]]], list[Any]]
 
 
 class Request(NamedTuple):
@@ -38,10 +48,15 @@ class Answer(NamedTuple):
 
 
 class FanOut:
-    """Requests to the origin of ``base_url`` over connections kept alive between calls; thread-safe."""
+    """Requests to the origin of ``base_url`` over connections kept alive between calls; thread-safe.
 
-    def __init__(self, base_url: str, *, timeout: float, keep: int) -> None:
+    Each round may take ``timeout`` to connect what it must, and ``timeout`` more for
+    its answers: what one call through urllib3's pool could take.
+    """
+
+    def __init__(self, base_url: str, *, timeout: float, keep: int, parallel: Parallel) -> None:
         import urllib3.connection  # noqa: PLC0415 - loaded with the SaaSus client, not at import
+        import urllib3.exceptions  # noqa: PLC0415
 
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -49,57 +64,76 @@ class FanOut:
         https = parts.scheme == "https"
         self._connection_class = urllib3.connection.HTTPSConnection if https else urllib3.connection.HTTPConnection
         self._options: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"} if https else {}
+        # What a failed connect, send or read raises; anything else is a bug and propagates.
+        self._failures = (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError)
+        self._connect_failure = urllib3.exceptions.ConnectTimeoutError  # NewConnectionError too
         self._host, self._port = parts.hostname, parts.port
-        self._timeout, self._keep = timeout, keep
+        self._timeout, self._keep, self._parallel = timeout, keep, parallel
         self._idle: list[Any] = []
+        self._closed = False
         self._lock = threading.Lock()
         # As urllib3's pools do: a client dropped without close() leaves no socket open.
         weakref.finalize(self, _close_all, self._idle)
 
     def ask(self, requests: Sequence[Request]) -> list[Answer | Exception]:
-        """Each request asked at once: its Answer, or the exception that ended it.
-
-        Each request has the client's timeout from the moment all are sent; one whose
-        connection could not be made is tried once more.
-        """
-        sent = [self._send(request) for request in requests]
+        """Each request asked at once: its Answer, or the exception that ended it."""
+        pairs = list(zip(self._connections(len(requests)), requests, strict=True))
+        sent = [(c if isinstance(c, Exception) else self._send(c, r), r) for c, r in pairs]
         deadline = time.monotonic() + self._timeout
-        return [request if isinstance(request, Exception) else self._read(request, deadline) for request in sent]
+        return [c if isinstance(c, Exception) else self._read(c, r, deadline) for c, r in sent]
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             idle = self._idle[:]
             self._idle.clear()
         _close_all(idle)
 
-    def _send(self, request: Request) -> Any:
-        """The connection the request was written on, or the exception that stopped it."""
-        import urllib3.exceptions  # noqa: PLC0415 - loaded in __init__
+    def _connections(self, count: int) -> list[Any]:
+        """``count`` connected connections, kept ones first; the others opened at once, or their errors."""
+        kept: list[Any] = []
+        while len(kept) < count and (connection := self._checkout()) is not None:
+            kept.append(connection)
+        if len(kept) == count:
+            return kept
+        deadline = time.monotonic() + self._timeout
+        opening = [lambda: self._open(deadline) for _ in range(count - len(kept))]
+        return [*kept, *(self._parallel(opening) if len(opening) > 1 else [opening[0]()])]
 
-        connection = self._checkout()
+    def _open(self, deadline: float) -> Any:
+        """A new, connected connection, or the error; a connection that could not be made is tried once more."""
         for attempt in (1, 2):
-            if connection is None:
-                connection = self._connection_class(self._host, self._port, timeout=self._timeout, **self._options)
-            connection.timeout = self._timeout
+            connection = self._connection_class(self._host, self._port, **self._options)
+            connection.timeout = max(deadline - time.monotonic(), 0.001)  # TCP, then TLS
             try:
-                connection.request(request.method, request.path, body=request.body, headers=dict(request.headers))
+                connection.connect()
                 return connection
-            except Exception as exc:  # returned, classified by the caller
+            except self._failures as exc:
                 connection.close()
-                connection = None
-                # urllib3's Retry(connect=1): a connection that could not be made carried nothing.
-                if attempt == 2 or not isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
+                if attempt == 2 or not isinstance(exc, self._connect_failure) or time.monotonic() >= deadline:
                     return exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _read(self, connection: Any, deadline: float) -> Answer | Exception:
+    def _send(self, connection: Any, request: Request) -> Any:
+        """The connection the request was written on, or the exception that stopped it."""
+        connection.timeout = self._timeout
+        try:
+            connection.request(request.method, request.path, body=request.body, headers=dict(request.headers))
+        except self._failures as exc:
+            connection.close()
+            return exc
+        return connection
+
+    def _read(self, connection: Any, request: Request, deadline: float) -> Answer | Exception:
         connection.timeout = max(deadline - time.monotonic(), 0.001)  # getresponse sets it on the socket
         try:
             response = connection.getresponse()
             answer = Answer(response.status, response.headers, response.data)
-        except Exception as exc:  # returned, classified by the caller
+        except self._failures as exc:
             connection.close()
             return exc
+        if logger.isEnabledFor(logging.DEBUG):  # the query carries tokens: the path only
+            logger.debug("%s %s: %s", request.method, request.path.partition("?")[0], answer.status)
         self._checkin(connection)  # urllib3 closed it if the server asked to
         return answer
 
@@ -113,7 +147,7 @@ class FanOut:
 
     def _checkin(self, connection: Any) -> None:
         with self._lock:
-            if connection.sock is not None and len(self._idle) < self._keep:
+            if not self._closed and connection.sock is not None and len(self._idle) < self._keep:
                 self._idle.append(connection)
                 return
         connection.close()

@@ -370,12 +370,14 @@ class SaaSus:
         self._pricing.rest_client.pool_manager = self._auth.rest_client.pool_manager
         self._plans = _PlanNames()
         self._base_url = settings.saasus_base_url  # named in the log of an unexpected status
-        # The reads of every picker and POST, past the SDK's layers: fanout.py says why.
-        self._reads = _Reads(settings, signer, self._auth, self._marketplace, self._pricing)
         # The calls a step runs alongside its own thread (threads start on first use).
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=settings.max_threads, thread_name_prefix="saasus_mw"
         )
+        # The reads of every picker and POST, past the SDK's layers: fanout.py says why.
+        # (The pool, not this object, goes to them: no cycle keeps a dropped client alive.)
+        parallel = functools.partial(_at_once, self._pool)
+        self._reads = _Reads(settings, signer, (self._auth, self._marketplace, self._pricing), parallel)
 
     def exchange_code(self, code: str) -> Credentials:
         """``GET /auth/credentials`` with the single-use code (auth flow ``tempCodeAuth``)."""
@@ -480,12 +482,7 @@ class SaaSus:
         confirmed from them). From a pool thread the calls run one after another, so
         a full pool can never wait on itself.
         """
-        if len(calls) <= 1 or _IN_POOL.active:
-            return [_settled(call) for call in calls]
-        # Each in a copy of this thread's context: the step's trace id goes along.
-        futures = [self._pool.submit(contextvars.copy_context().run, _in_pool, call) for call in calls[1:]]
-        first = _settled(calls[0])
-        return [first, *(future.result() for future in futures)]
+        return _at_once(self._pool, [functools.partial(_settled, call) for call in calls])
 
     def begin(self, call: Callable[[], Any]) -> Callable[[], Any]:
         """Start one call now, alongside whatever the caller does next; the function returned waits
@@ -494,7 +491,7 @@ class SaaSus:
             result = _settled(call)
             return lambda: result
         # In the step's context, as settle's calls: the step's trace id goes with it.
-        return self._pool.submit(contextvars.copy_context().run, _in_pool, call).result
+        return self._pool.submit(contextvars.copy_context().run, _in_pool, functools.partial(_settled, call)).result
 
     def together(self, *calls: Callable[[], Any]) -> list[Any]:
         """Run independent calls of one step at once; their results in order, or the first failure raised."""
@@ -598,10 +595,13 @@ class _Reads:
     for the fan-out, each sent as the generated operation would send it and signed as
     ``_SignedRequests`` signs; ``_read_*`` classify their answers as ``_call`` does the SDK's."""
 
-    def __init__(self, settings: Settings, signer: _Signer, auth: Any, marketplace: Any, pricing: Any) -> None:
-        # As many idle connections kept as the SDK's pool keeps.
-        self._fanout = FanOut(settings.saasus_base_url, timeout=settings.timeout, keep=2 * settings.max_threads)
-        self._signer, self._auth, self._marketplace, self._pricing = signer, auth, marketplace, pricing
+    def __init__(self, settings: Settings, signer: _Signer, clients: tuple[Any, Any, Any], parallel: Any) -> None:
+        # A 1,000-tenant picker asks 2 or 3 requests, then 10, each on a connection of its own: kept
+        # for several such pickers at once, so that warm pickers open none (SaaSus closes idle ones).
+        keep = max(20, 4 * settings.max_threads)
+        self._fanout = FanOut(settings.saasus_base_url, timeout=settings.timeout, keep=keep, parallel=parallel)
+        self._signer = signer
+        self._auth, self._marketplace, self._pricing = clients
 
     def ask(self, requests: Sequence[Request]) -> list[Answer | Exception]:
         return self._fanout.ask(requests)
@@ -681,9 +681,20 @@ def _settled(call: Callable[[], Any]) -> Any:
         return exc
 
 
-def _in_pool(call: Callable[[], Any]) -> Any:
+def _in_pool(call: Callable[[], _T]) -> _T:
     _IN_POOL.active = True
-    return _settled(call)
+    return call()
+
+
+def _at_once(pool: concurrent.futures.Executor, calls: Sequence[Callable[[], _T]]) -> list[_T]:
+    """Each call's result, the calls run at once: the first in this thread, the others in ``pool``,
+    each in a copy of this thread's context (the step's trace id goes along). From a pool thread
+    they run one after another, so a full pool can never wait on itself."""
+    if len(calls) <= 1 or _IN_POOL.active:
+        return [call() for call in calls]
+    futures = [pool.submit(contextvars.copy_context().run, _in_pool, call) for call in calls[1:]]
+    first = calls[0]()
+    return [first, *(future.result() for future in futures)]
 
 
 def _call(function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
@@ -717,7 +728,8 @@ def _answered(answer: Answer | Exception, operation: str, base_url: str) -> byte
     elif 200 <= answer.status < 300:
         return answer.data
     else:
-        if 300 <= answer.status < 400:  # a redirect: no SaaSus API sends one (the SDK's pool does not follow)
+        # A redirect, as urllib3 tells one (the SDK's pool refused to follow it): no SaaSus API sends one.
+        if answer.status in (301, 302, 303, 307, 308) and "location" in answer.headers:
             error = _unexpected(operation, base_url, None)
         else:
             error = _from_status(answer.status, answer.data, operation, base_url)

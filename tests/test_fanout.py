@@ -7,6 +7,7 @@ connection per picker, and no error when SaaSus closed an idle connection.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import uuid
@@ -89,20 +90,80 @@ def test_connections_saasus_closed_while_idle_are_replaced(standin: SaaSusStandI
 
 def test_batches_from_many_threads_at_once(standin: SaaSusStandIn, member: User) -> None:
     # Pickers of several buyers at once share the kept connections: none sees another's answers.
-    standin.link_customer(member.tenants[3].id)
+    ids = _ids(member)
+    linked = ids[::30]  # one in each window below, each window its own
+    for tenant_id in linked:
+        standin.link_customer(tenant_id)
     saasus = SaaSus(make_settings(standin))
-    results: list[set[str]] = []
-    lock = threading.Lock()
+    windows = [ids[k * 30 : k * 30 + 130] for k in range(8)]  # two batches each, overlapping
+    results: dict[int, set[str]] = {}
 
-    def picker() -> None:
-        found = saasus.linked_tenants(_ids(member))
-        with lock:
-            results.append(found)
+    def picker(k: int) -> None:
+        for _ in range(3):
+            results[k] = saasus.linked_tenants(windows[k])
 
-    threads = [threading.Thread(target=picker) for _ in range(8)]
+    threads = [threading.Thread(target=picker, args=(k,)) for k in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert results == [{member.tenants[3].id}] * 8
+    assert results == {k: set(windows[k]) & set(linked) for k in range(8)}
     saasus.close()
+
+
+def test_pickers_with_few_threads_open_no_connection_once_warm(
+    standin: SaaSusStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    many = standin.add_user(
+        email=f"many-{uuid.uuid4().hex[:8]}@example.com", tenants=[Tenant(f"T {i:04}") for i in range(1000)]
+    )
+    server: Any = standin._server
+    connections: list[Any] = []
+    track = server.track
+
+    def counting(conn: Any, *, opened: bool) -> None:
+        if opened:
+            connections.append(conn)
+        track(conn, opened=opened)
+
+    monkeypatch.setattr(server, "track", counting)
+    saasus = SaaSus(make_settings(standin, max_threads=2))  # ten batches, yet only two threads
+    for _ in range(4):
+        assert saasus.linked_tenants(_ids(many)) == set()
+    assert len(connections) == 10
+    saasus.close()
+
+
+def test_connections_that_cannot_be_made_cost_one_timeout_for_all_batches(standin: SaaSusStandIn, member: User) -> None:
+    # A front end that accepts and never completes TLS: each of the three new connections times out
+    # in its handshake. Opened one after another, that would be three timeouts.
+    accepted: list[socket.socket] = []
+    with socket.socket() as front:
+        front.bind(("127.0.0.1", 0))
+        front.listen(16)
+        threading.Thread(
+            target=lambda: [accepted.append(front.accept()[0]) for _ in range(BATCHES)], daemon=True
+        ).start()
+        base_url = f"https://127.0.0.1:{front.getsockname()[1]}/v1"
+        saasus = SaaSus(make_settings(standin, saasus_base_url=base_url, timeout=0.6))
+        started = time.monotonic()
+        with pytest.raises(SaaSusError) as info:
+            saasus.linked_tenants(_ids(member))
+        waited = time.monotonic() - started
+        saasus.close()
+    for conn in accepted:
+        conn.close()
+    assert info.value.kind is ErrorKind.TIMEOUT
+    assert waited < 1.5, f"waited {waited:.2f} s: the connections were opened one after another (3 x 0.6 s)"
+
+
+def test_a_client_closed_during_a_round_keeps_no_connection(standin: SaaSusStandIn, member: User) -> None:
+    saasus = SaaSus(make_settings(standin))
+    assert saasus.linked_tenants(_ids(member)) == set()  # three connections kept
+    standin.inject("customers", delay=0.3, times=BATCHES)
+    in_flight = threading.Thread(target=saasus.linked_tenants, args=(_ids(member),))
+    in_flight.start()
+    time.sleep(0.1)
+    saasus.close()  # while the round waits for its answers
+    in_flight.join()
+    assert saasus._reads._fanout._idle == []  # its connections were closed, not kept
