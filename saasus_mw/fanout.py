@@ -116,7 +116,7 @@ class FanOut:
 
     def _send(self, connection: Any, request: Request) -> Any:
         """The connection the request was written on, or the exception that stopped it."""
-        connection.timeout = self._timeout
+        connection.sock.settimeout(self._timeout)  # what connect or the last read left there
         try:
             connection.request(request.method, request.path, body=request.body, headers=dict(request.headers))
         except self._failures as exc:
