@@ -499,6 +499,12 @@ def test_arguments_are_checked() -> None:
     standin.stop()  # idempotent
 
 
+def _ctrl_c_stops_it() -> None:
+    """In the child, before exec: Ctrl-C's default. A shell runs its background jobs with SIGINT
+    ignored, and their children inherit that (``make test &``): the interrupt would be lost."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_cli_runs_until_interrupted() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "saasus_mw.testing", "--port", "0"],
@@ -506,6 +512,7 @@ def test_cli_runs_until_interrupted() -> None:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        preexec_fn=_ctrl_c_stops_it,  # noqa: PLW1509 - a signal disposition only, no locks taken
     )
     assert proc.stdout is not None
     lines = [proc.stdout.readline() for _ in range(5)]
@@ -824,6 +831,7 @@ def standin_cli(*args: str) -> Iterator[tuple[str, list[str]]]:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        preexec_fn=_ctrl_c_stops_it,  # noqa: PLW1509 - a signal disposition only, no locks taken
     )
     assert proc.stdout is not None
     try:
