@@ -429,7 +429,7 @@ class SaaSus:
         """userinfo, verify, ``/customers`` for ``tenant_ids`` and (``plans``) the plan names, asked at once.
 
         All from this thread (fanout.py): every picker and POST asks these, and a pool
-        thread per call costs more CPU than the call itself. One round trip for all.
+        thread per call costs more CPU than the call itself. One round trip for all on kept connections.
         """
         reads, names = self._reads, self._plans.cached() if plans else {}
         batches = reads.customers(tenant_ids)
