@@ -40,6 +40,22 @@ def _fresh_standin(standin: SaaSusStandIn) -> Iterator[None]:
     standin.clear_faults()
 
 
+@pytest.fixture
+def opened_connections(standin: SaaSusStandIn, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every TCP connection the stand-in accepts during the test, as it accepts it."""
+    server: Any = standin._server
+    accepted: list[object] = []
+    track = server.track
+
+    def counting(conn: object, *, opened: bool) -> None:
+        if opened:
+            accepted.append(conn)
+        track(conn, opened=opened)
+
+    monkeypatch.setattr(server, "track", counting)
+    return accepted
+
+
 def make_settings(standin: SaaSusStandIn, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "saasus_saas_id": SAAS_ID,

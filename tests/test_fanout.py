@@ -11,7 +11,6 @@ import socket
 import threading
 import time
 import uuid
-from typing import Any
 
 import pytest
 
@@ -47,22 +46,12 @@ def test_linked_tenants_are_found_in_every_batch(standin: SaaSusStandIn, member:
 
 
 def test_pickers_reuse_the_connections_of_the_batches(
-    standin: SaaSusStandIn, member: User, monkeypatch: pytest.MonkeyPatch
+    standin: SaaSusStandIn, member: User, opened_connections: list[object]
 ) -> None:
-    server: Any = standin._server
-    connections: list[Any] = []
-    track = server.track
-
-    def counting(conn: Any, *, opened: bool) -> None:
-        if opened:
-            connections.append(conn)
-        track(conn, opened=opened)
-
-    monkeypatch.setattr(server, "track", counting)
     saasus = SaaSus(make_settings(standin))
     for _ in range(5):
         assert saasus.linked_tenants(_ids(member)) == set()
-    assert len(connections) == BATCHES  # one per batch, kept alive for the next picker
+    assert len(opened_connections) == BATCHES  # one per batch, kept alive for the next picker
     saasus.close()
 
 
@@ -112,25 +101,15 @@ def test_batches_from_many_threads_at_once(standin: SaaSusStandIn, member: User)
 
 
 def test_pickers_with_few_threads_open_no_connection_once_warm(
-    standin: SaaSusStandIn, monkeypatch: pytest.MonkeyPatch
+    standin: SaaSusStandIn, opened_connections: list[object]
 ) -> None:
     many = standin.add_user(
         email=f"many-{uuid.uuid4().hex[:8]}@example.com", tenants=[Tenant(f"T {i:04}") for i in range(1000)]
     )
-    server: Any = standin._server
-    connections: list[Any] = []
-    track = server.track
-
-    def counting(conn: Any, *, opened: bool) -> None:
-        if opened:
-            connections.append(conn)
-        track(conn, opened=opened)
-
-    monkeypatch.setattr(server, "track", counting)
     saasus = SaaSus(make_settings(standin, max_threads=2))  # ten batches, yet only two threads
     for _ in range(4):
         assert saasus.linked_tenants(_ids(many)) == set()
-    assert len(connections) == 10
+    assert len(opened_connections) == 10
     saasus.close()
 
 

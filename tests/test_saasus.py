@@ -191,17 +191,8 @@ def test_a_bad_code_is_a_rejection_not_a_crash(standin: SaaSusStandIn) -> None:
 
 
 def test_connections_are_reused_across_calls_and_apis(
-    standin: SaaSusStandIn, buyer: User, monkeypatch: pytest.MonkeyPatch
+    standin: SaaSusStandIn, buyer: User, opened_connections: list[object]
 ) -> None:
-    server: Any = standin._server
-    opened: list[object] = []
-    track = server.track
-
-    def counting(conn: object, **kwargs: bool) -> None:
-        opened.extend([conn] if kwargs["opened"] else [])
-        track(conn, **kwargs)
-
-    monkeypatch.setattr(server, "track", counting)
     saasus = SaaSus(make_settings(standin))
     for _ in range(10):  # the SDK's pool (credentials) and the fan-out's (userinfo, verify, customers)
         credentials = saasus.exchange_code(standin.issue_code(buyer))
@@ -210,7 +201,7 @@ def test_connections_are_reused_across_calls_and_apis(
     pool = saasus._auth.rest_client.pool_manager.connection_from_url(standin.base_url)
     assert pool.num_connections == 1 and pool.num_requests == 10
     # One for the SDK's pool, three for a look's three requests at once; each kept for the next.
-    assert len(opened) == 4
+    assert len(opened_connections) == 4
     saasus.close()
 
 
