@@ -27,6 +27,7 @@ figures above exclude because the fake SaaSus object hands over a ready UserInfo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import random
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -116,8 +118,6 @@ class PrebuiltSaaSus:
 
     def settle(self, *calls: Any) -> list[Any]:
         return [call() for call in calls]
-
-    together = settle
 
     def begin(self, call: Any) -> Any:
         result = call()
@@ -221,6 +221,26 @@ def journey_cpu(repeats: int, warmup: int) -> tuple[dict[str, list[float]], list
 BROWSER_ENCODINGS = "gzip, deflate, br, zstd"  # what Chromium sends
 
 
+@contextlib.contextmanager
+def standin_1000(journeys: int, tenants: int = TENANTS) -> Iterator[dict[str, Any]]:
+    """``bench/_standin_1000.py`` in its own process (its CPU is not ours) with ``journeys`` pairs
+    of code and registration token: the line it prints (``base_url``, ``journeys``), until the block ends."""
+    child = subprocess.Popen(  # noqa: S603 - our own script, run by this Python
+        [sys.executable, str(ROOT / "bench" / "_standin_1000.py"), str(journeys), str(tenants)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert child.stdout is not None  # noqa: S101 - PIPE above
+        yield json.loads(child.stdout.readline())
+    finally:
+        if child.stdin is not None:
+            child.stdin.close()  # it serves until its stdin closes
+        child.wait(timeout=30)
+
+
 def in_all_cpu(
     journeys: int, warmup: int, tenants: int = TENANTS
 ) -> tuple[dict[str, list[float]], dict[str, int], list[str]]:
@@ -229,19 +249,10 @@ def in_all_cpu(
     Each journey's state is asked for its picker twice, interleaved: as a browser asks
     (gzip) and without Accept-Encoding. Also the page's size, plain and gzipped.
     """
-    child = subprocess.Popen(  # noqa: S603 - our own script, run by this Python
-        [sys.executable, str(ROOT / "bench" / "_standin_1000.py"), str(journeys + warmup), str(tenants)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
     samples: dict[str, list[float]] = {"gzip": [], "identity": []}
     sizes: dict[str, int] = {}
     problems: list[str] = []
-    try:
-        assert child.stdout is not None  # noqa: S101 - PIPE above
-        info = json.loads(child.stdout.readline())
+    with standin_1000(journeys + warmup, tenants) as info:
         flow = Flow(settings(info["base_url"]))
         for i, (code, token) in enumerate(info["journeys"]):
             query = urlencode({"code": code, "registration_token": token})
@@ -263,32 +274,20 @@ def in_all_cpu(
                 sizes[encoding] = len(response.body)
                 if i >= warmup:
                     samples[encoding].append(cpu)
-    finally:
-        if child.stdin is not None:
-            child.stdin.close()
-        child.wait(timeout=30)
     return samples, sizes, problems
 
 
 def customers_cpu(calls: int) -> tuple[float, float]:
     """CPU of the ten ``/customers`` batches of a 1,000-tenant picker, side by side, medians:
     as SaaSus.linked_tenants sends them (the fan-out: all from this thread) and as it did before,
-    each batch through the SDK's ApiClient and urllib3's pool in a pool thread (SaaSus.together).
+    each batch through the SDK's ApiClient and urllib3's pool in a pool thread (SaaSus.settle).
     The stand-in runs in its own process, so its CPU is not counted."""
     import functools  # noqa: PLC0415
 
     from saasus_mw.saasus import SaaSus  # noqa: PLC0415
 
-    child = subprocess.Popen(  # noqa: S603 - our own script, run by this Python
-        [sys.executable, str(ROOT / "bench" / "_standin_1000.py"), "0"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        assert child.stdout is not None  # noqa: S101 - PIPE above
-        saasus = SaaSus(settings(json.loads(child.stdout.readline())["base_url"]))
+    with standin_1000(0) as info:
+        saasus = SaaSus(settings(info["base_url"]))
         ids = [str(uuid.uuid4()) for _ in range(TENANTS)]
         client = saasus._marketplace  # the SDK client the old way went through
         headers = {**client.default_headers, "Accept": "application/json"}
@@ -299,7 +298,7 @@ def customers_cpu(calls: int) -> tuple[float, float]:
 
         def threads() -> list[bytes]:
             batches = [ids[i : i + 100] for i in range(0, len(ids), 100)]
-            return saasus.together(*(functools.partial(batch, b) for b in batches))
+            return saasus.settle(*(functools.partial(batch, b) for b in batches))
 
         samples: dict[str, list[float]] = {"fan-out": [], "threads": []}
         for i in range(calls + 3):
@@ -309,10 +308,6 @@ def customers_cpu(calls: int) -> tuple[float, float]:
                 if i >= 3:
                     samples[name].append(time.process_time() - start)
         saasus.close()
-    finally:
-        if child.stdin is not None:
-            child.stdin.close()
-        child.wait(timeout=30)
     return median(samples["fan-out"]), median(samples["threads"])
 
 

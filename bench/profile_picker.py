@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import cProfile
 import io
-import json
 import pstats
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,8 +21,7 @@ from urllib.parse import urlencode
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT
-from bench.picker_cpu import BROWSER_ENCODINGS, HOST, TENANTS, make_request, settings
+from bench.picker_cpu import BROWSER_ENCODINGS, HOST, TENANTS, make_request, settings, standin_1000
 from saasus_mw import saasus as saasus_module
 from saasus_mw.flow import Flow, Step
 
@@ -32,16 +29,7 @@ PICKERS = 40
 
 
 def main() -> int:
-    child = subprocess.Popen(  # noqa: S603 - our own script, run by this Python
-        [sys.executable, str(ROOT / "bench" / "_standin_1000.py"), "1"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        assert child.stdout is not None  # noqa: S101 - PIPE above
-        info = json.loads(child.stdout.readline())
+    with standin_1000(1) as info:
         flow = Flow(settings(info["base_url"]))
         ((code, token),) = info["journeys"]
         query = urlencode({"code": code, "registration_token": token})
@@ -63,10 +51,6 @@ def main() -> int:
         for _ in range(PICKERS):
             response = flow.handle(Step.PICKER, picker)
         profiler.disable()
-    finally:
-        if child.stdin is not None:
-            child.stdin.close()
-        child.wait(timeout=30)
     if response.status != 200:
         print(f"the picker answered {response.status}", file=sys.stderr)
         return 1

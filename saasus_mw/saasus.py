@@ -493,14 +493,6 @@ class SaaSus:
         # In the step's context, as settle's calls: the step's trace id goes with it.
         return self._pool.submit(contextvars.copy_context().run, _in_pool, functools.partial(_settled, call)).result
 
-    def together(self, *calls: Callable[[], Any]) -> list[Any]:
-        """Run independent calls of one step at once; their results in order, or the first failure raised."""
-        results = self.settle(*calls)
-        for result in results:
-            if isinstance(result, SaaSusError):
-                raise result
-        return results
-
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._auth.rest_client.pool_manager.clear()
