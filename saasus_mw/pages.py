@@ -7,20 +7,21 @@ import base64
 import dataclasses
 import gzip
 import hashlib
-import html
 import json
+import secrets
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any, NamedTuple
+from typing import Any
 
 import jinja2
 
+from .choices import Choice, Choices, eligible, rows
 from .csrf import mask
 from .errors import ErrorCode
 from .hooks import Failure
 from .settings import Settings, origin_of
 
-__all__ = ["CONSOLE_URL", "LANGUAGES", "Choice", "Offer", "Pages", "Response", "delivered"]
+__all__ = ["CONSOLE_URL", "LANGUAGES", "Choice", "Choices", "Offer", "Pages", "Response", "delivered"]
 
 LANGUAGES = ("en", "ja")
 # Where a buyer's AWS Marketplace subscriptions are listed, each with "Set up your account":
@@ -42,20 +43,6 @@ class Response:
     failure: Failure | None = None  # set on error pages: for the log line and on_error
     log: dict[str, str] = dataclasses.field(default_factory=dict)  # extra log fields of this step
     wait: float = 0.0  # not an answer yet: wait this long (outside any worker thread), then ask again
-
-
-class Choice(NamedTuple):
-    """A tenant as the picker shows it; ``reason`` is empty when it can take the purchase.
-
-    A NamedTuple: some pickers build 1,000, and it costs half a frozen dataclass.
-    """
-
-    id: str
-    name: str
-    plan_id: str | None
-    roles: tuple[str, ...]
-    detail: str = ""  # plan (its display name, never its id) and role, as shown
-    reason: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,6 +125,10 @@ class Pages:
         self._brand = {"product_name": settings.product_name, "logo_url": settings.logo_url}
         self.support_url = settings.support_url
         templates = resources.files("saasus_mw").joinpath("templates")
+        # Where the rows of our own picker go (_render). Escaped text can never hold it (its "<"
+        # is written &lt;), nor, being random, anything an operator's base.html writes as it is.
+        self._mark = f"<!--rows {secrets.token_hex(16)}-->"
+        self._own_picker = package.get_source(self._env, "picker.html")[1]
         self._style = templates.joinpath("style.css").read_text("utf-8").replace("ACCENT", settings.accent_color)
         self._script = templates.joinpath("filter.js").read_text("utf-8")
         # Browsers check form-action on the redirect that follows the POST too, so
@@ -184,11 +175,11 @@ class Pages:
     ) -> Response:
         """The picker; with ``problem`` (a catalogue key) the new-account name to fix, as a 400."""
         t = self._catalogues[language]
-        eligible = [c.id for c in choices if not c.reason]
+        can = eligible(choices)
         # One eligible tenant, or the one of an attempt to confirm, is preselected;
         # with none, the new account (when offered) is; a name to fix keeps it chosen.
-        selected = preselect if preselect in eligible else (eligible[0] if len(eligible) == 1 else "")
-        new_selected = new_tenant and (bool(new_tenant_name) or not eligible or bool(problem))
+        selected = preselect if preselect in can else (can[0] if len(can) == 1 else "")
+        new_selected = new_tenant and (bool(new_tenant_name) or not can or bool(problem))
         return self._render(
             400 if problem else 200,
             "picker.html",
@@ -199,9 +190,9 @@ class Pages:
             email=email,
             who=who or email,
             choices=choices,
-            rows=_rows(choices, "" if new_selected else selected),
+            rows=rows(choices, "" if new_selected else selected),
             selected="" if new_selected else selected,
-            eligible=len(eligible),
+            eligible=len(can),
             new_tenant=new_tenant,
             new_selected=new_selected,
             new_tenant_name=new_tenant_name,
@@ -296,11 +287,17 @@ class Pages:
         context.setdefault("script", "")
         context.setdefault("home_label", self.home_label(language))
         referrer = context.setdefault("referrer", "no-referrer")
-        body = (
-            self._env.get_template(template)
-            .render(t=self._catalogues[language], brand=self._brand, style=self._style, **context)
-            .encode()
-        )
+        page = self._env.get_template(template)
+        spliced = context.get("rows", "")
+        if spliced and page.filename == self._own_picker:
+            # Our picker writes the rows where a mark stands, and they are joined in as bytes:
+            # Jinja's copies of 1,000 rows and the encoding of the whole page cost more than
+            # the rows themselves. An operator's own picker gets them as they are.
+            context["rows"] = self._mark
+        else:
+            spliced = ""
+        text = page.render(t=self._catalogues[language], brand=self._brand, style=self._style, **context)
+        body = spliced.encode().join([part.encode() for part in text.split(self._mark)]) if spliced else text.encode()
         headers = [*self._headers, ("content-length", str(len(body)))]
         if referrer != "no-referrer":
             headers = [("referrer-policy", referrer) if name == "referrer-policy" else (name, v) for name, v in headers]
@@ -308,40 +305,6 @@ class Pages:
         # HEAD carries GET's Content-Encoding and Content-Length. ``head`` says no more than that.
         del head
         return Response(status, headers, body)
-
-
-def _rows(choices: Sequence[Choice], selected: str) -> str:
-    """The picker's ``<li>`` of every choice, as HTML, rendered with one f-string per row.
-
-    Some users are in 1,000 tenants: the template loop spent ~5 µs per row on Jinja's
-    attribute lookups, tests and Markup objects; this spends ~1 µs and writes what the
-    loop wrote, every value escaped (html.escape: a plain str, which formats much
-    faster than markupsafe's Markup; it writes &quot; and &#x27; where Jinja wrote &#34; and &#39;).
-    """
-    once: dict[str, str] = {}  # details and reasons repeat from row to row: each is escaped once
-
-    def escape_once(text: str) -> str:
-        value = once.get(text)
-        if value is None:
-            value = once[text] = html.escape(text)
-        return value
-
-    # Names and ids escaped in one call each, split again on a character escaping leaves
-    # alone; if a value holds that character itself, the pieces do not add up: one by one.
-    names = html.escape("\0".join(c.name for c in choices)).split("\0")
-    ids = html.escape("\0".join(c.id for c in choices)).split("\0")
-    if len(names) != len(choices) or len(ids) != len(choices):
-        names, ids = [html.escape(c.name) for c in choices], [html.escape(c.id) for c in choices]
-    rows = []
-    for i, (c, name, value) in enumerate(zip(choices, names, ids, strict=True), 1):
-        state = " disabled" if c.reason else " checked" if c.id == selected else ""
-        reason = f'<span class="reason">{escape_once(c.reason)}</span>' if c.reason else ""
-        detail = f'<span class="meta">{escape_once(c.detail)}</span>' if c.detail else ""
-        rows.append(
-            f'\n<li><input type="radio" name="tenant_id" id="t{i}" value="{value}"{state} required>'
-            f'<label for="t{i}"><span class="name">{name}</span>{reason}{detail}</label></li>'
-        )
-    return "".join(rows)  # every value in it escaped just above: the template writes it as it is
 
 
 def delivered(response: Response, *, gzip_ok: bool, head: bool) -> Response:

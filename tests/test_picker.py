@@ -178,3 +178,31 @@ def test_operators_can_replace_templates(adapter: Adapter, standin: SaaSusStandI
     assert '<p id="custom">&lt;script&gt;x&lt;/script&gt;' in page.text  # autoescaped
     assert "<b>&lt;i&gt;T&lt;/i&gt;</b>" in page.text
     assert page.headers["x-frame-options"] == "DENY"  # headers stay ours
+
+
+def test_an_operators_picker_gets_the_rows_and_every_choice_as_ours_does(
+    adapter: Adapter, standin: SaaSusStandIn, tmp_path: Path
+) -> None:
+    # Our own picker has its rows joined in as bytes; an operator's gets them as a string, and
+    # every Choice (built only when a template asks) with its detail, reason and position.
+    (tmp_path / "picker.html").write_text(
+        '{% extends "base.html" %}{% block content %}<ul id="rows" data-length="{{ rows|length }}">{{ rows|safe }}</ul>'
+        '{% for c in choices %}<i data-i="{{ loop.index }}">{{ c.name }}|{{ c.detail }}|{{ c.reason }}</i>{% endfor %}'
+        "<s>{{ choices[-1].name }} {{ choices[:1]|length }}</s>{% endblock %}"
+    )
+    basic = standin.add_plan("Basic")
+    user = standin.add_user(
+        email=f"ops-{uuid.uuid4().hex[:6]}@example.com",
+        tenants=[Tenant("Beta", plan_id=basic.id), Tenant("Alpha", completed_sign_up=False)],
+    )
+    with adapter.connect(make_settings(standin, template_dir=str(tmp_path))) as client:
+        _, picker_url = begin(client, standin, user)
+        page = client.get(picker_url)
+    rows = page.text.split('<ul id="rows"', 1)[1].split("</ul>", 1)[0]
+    assert "<!--rows" not in page.text
+    assert rows.count("<li>") == 2 and '<span class="name">Alpha</span>' in rows
+    length = int(rows.split('data-length="', 1)[1].split('"', 1)[0])
+    assert length == len(rows.split(">", 1)[1])  # the string itself, not a stand-in for it
+    assert '<i data-i="1">Alpha|Your role: admin|Sign-up not completed</i>' in page.text
+    assert '<i data-i="2">Beta|Plan: Basic · Your role: admin|</i>' in page.text
+    assert "<s>Beta 1</s>" in page.text

@@ -5,7 +5,9 @@ from __future__ import annotations
 import jinja2
 import pytest
 
-from saasus_mw.pages import Choice, _rows
+from saasus_mw.choices import Choice, Choices, eligible
+from saasus_mw.choices import rows as _rows
+from saasus_mw.saasus import Tenant
 
 # The loop picker.html used to hold, row markup and all: what _rows must write.
 _LOOP = jinja2.Environment(autoescape=True).from_string(
@@ -41,3 +43,18 @@ def test_rows_escape_every_value(names: list[str]) -> None:
     selected = choices[-1].id if choices else ""
     assert _rows(choices, selected) == _one_by_one(choices, selected)
     assert "<b>" not in _rows(choices, selected) and "<x>" not in _rows(choices, selected)
+
+
+def test_choices_built_when_read_are_the_choices_a_list_would_hold() -> None:
+    tenants = [
+        Tenant(f"id-{i}", name, True, "plan", ("admin",)) for i, name in enumerate(["Acme <b>", "Beta", "株式会社"])
+    ]
+    details, reasons = ["Plan: <x>", "", "Plan: <x>"], ["", "Linked & <y>", ""]
+    lazy = Choices(tenants, details, reasons)
+    built = [Choice(t.id, t.name, t.plan_id, t.roles, d, r) for t, d, r in zip(tenants, details, reasons, strict=True)]
+    assert list(lazy) == built and len(lazy) == 3 and bool(lazy)
+    assert lazy[1] == built[1] and lazy[-1] == built[-1] and list(lazy[1:]) == built[1:]
+    assert eligible(lazy) == eligible(built) == ["id-0", "id-2"]
+    assert _rows(lazy, "id-2") == _rows(built, "id-2") == _one_by_one(built, "id-2")
+    with pytest.raises(ValueError, match="a detail and a reason"):
+        Choices(tenants, details[:2], reasons)

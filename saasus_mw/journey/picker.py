@@ -10,7 +10,7 @@ from typing import Any
 
 from ..completion import PurchaseGuard, Record, ineligible
 from ..errors import ErrorCode
-from ..pages import Choice, Offer, Response
+from ..pages import Choices, Offer, Response
 from ..request import Request
 from ..saasus import ErrorKind, SaaSus, SaaSusError
 from ..settings import Settings
@@ -89,14 +89,13 @@ class Picker:
             reason = text[_NO_TENANT_REASONS.get(frozenset(reasons), "no_tenants_mixed")]
             offer = Offer(signup_url=self._urls.signup(request.root_path), reason=reason)
             return self._answers.fail(ErrorCode.NO_TENANTS, request, offer=offer)
-        if any(t.plan_id and t.plan_id not in plans for t in tenants):
-            saasus.plan_unknown()  # shown without its plan now; with it within PLANS_RETRY
         # A few distinct plan and role pairs among many tenants: each detail is written once.
-        details = {key: _detail(*key, text, plans) for key in {(t.plan_id, t.roles) for t in tenants}}
-        choices = [
-            Choice(t.id, t.name, t.plan_id, t.roles, details[t.plan_id, t.roles], text[reason] if reason else "")
-            for t, reason in zip(tenants, reasons, strict=True)
-        ]
+        keys = [(t.plan_id, t.roles) for t in tenants]
+        details = {key: _detail(*key, text, plans) for key in set(keys)}
+        if any(plan and plan not in plans for plan, _ in details):
+            saasus.plan_unknown()  # shown without its plan now; with it within PLANS_RETRY
+        said = {reason: text[reason] if reason else "" for reason in set(reasons)}
+        choices = Choices(tenants, [details[key] for key in keys], [said[reason] for reason in reasons])
         return self._answers.pages.picker(
             email=user.email,
             who=user.login_name,
