@@ -725,7 +725,7 @@ def _answered(answer: Answer | Exception, operation: str, base_url: str) -> byte
             error = _unexpected(operation, base_url, None)
         else:
             error = _from_status(answer.status, answer.data, operation, base_url)
-        error.trace_id = _text_or_empty(answer.headers.get(TRACE_HEADER))
+        error.trace_id = _text_or_empty(answer.headers.get(TRACE_HEADER.lower()))  # the fan-out's: lower case
     raise _traced(error) from None
 
 
@@ -784,14 +784,20 @@ def _user_info_from_json(raw: bytes) -> UserInfo:
         data = decoder.decode(raw)
     except error as exc:  # msgspec's errors are not ValueErrors: _call makes this BAD_RESPONSE
         raise ValueError(str(exc)) from None
+    # Some users are in 1,000 tenants: each built as NamedTuple's own __new__ builds it (without
+    # its Python frame), and one tuple for each role that is a tenant's only one (the usual shape).
+    new, only_role = tuple.__new__, dict[str, tuple[str]]()
     tenants = []
     for t in data.tenants:
         envs = t.envs
-        if len(envs) == 1 and len(envs[0].roles) == 1:  # the usual shape, built without a set
-            roles: tuple[str, ...] = (envs[0].roles[0].role_name,)
+        if len(envs) == 1 and len(envs[0].roles) == 1:
+            name = envs[0].roles[0].role_name
+            roles: tuple[str, ...] | None = only_role.get(name)
+            if roles is None:
+                roles = only_role[name] = (name,)
         else:
             roles = tuple(sorted({r.role_name for env in envs for r in env.roles}))
-        tenants.append(Tenant(t.id, t.name, t.completed_sign_up, t.plan_id, roles))
+        tenants.append(new(Tenant, (t.id, t.name, t.completed_sign_up, t.plan_id, roles)))
     return UserInfo(id=data.id, email=data.email, tenants=tuple(tenants), sign_in_id=data.sign_in_id)
 
 

@@ -14,6 +14,8 @@ import uuid
 
 import pytest
 
+from saasus_mw.fanout import Answer, FanOut
+from saasus_mw.fanout import Request as FanRequest
 from saasus_mw.saasus import ErrorKind, SaaSus, SaaSusError
 from saasus_mw.testing import SaaSusStandIn, Tenant, User
 
@@ -146,3 +148,104 @@ def test_a_client_closed_during_a_round_keeps_no_connection(standin: SaaSusStand
     saasus.close()  # while the round waits for its answers
     in_flight.join()
     assert saasus._reads._fanout._idle == []  # its connections were closed, not kept
+
+
+class _Scripted:
+    """A server that reads each request's head and answers with the next of ``answers``, as bytes
+    (``None``: it closes the connection instead; ``hang_up``: it closes it after every answer).
+    Counts the connections it accepted."""
+
+    def __init__(self, answers: list[bytes | None], *, hang_up: bool = False) -> None:
+        self.answers, self.accepted, self._hang_up = list(answers), 0, hang_up
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.base_url = f"http://127.0.0.1:{self._socket.getsockname()[1]}/v1"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while self.answers:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection: socket.socket) -> None:
+        with connection:
+            while self.answers:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        return
+                    head += chunk
+                answer = self.answers.pop(0)
+                if answer is None:
+                    return  # closed without an answer
+                connection.sendall(answer)
+                if self._hang_up:
+                    return
+
+    def close(self) -> None:
+        self.answers.clear()
+        self._socket.close()
+
+
+def _fanout(base_url: str, timeout: float = 2.0) -> FanOut:
+    return FanOut(base_url, timeout=timeout, keep=4, parallel=lambda calls: [call() for call in calls])
+
+
+_GET = FanRequest("GET", "/v1/customers?tenant_ids=a", {"Accept": "application/json"})
+_OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{"customers": []}'
+
+
+def test_an_answer_that_closes_its_connection_is_read_and_the_connection_not_kept() -> None:
+    closing = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"
+    server = _Scripted([closing, _OK])
+    fanout = _fanout(server.base_url)
+    (first,) = fanout.ask([_GET])
+    (second,) = fanout.ask([_GET])
+    fanout.close()
+    server.close()
+    assert isinstance(first, Answer) and (first.status, first.data) == (200, b"{}")
+    assert isinstance(second, Answer) and second.data == b'{"customers": []}'
+    assert server.accepted == 2  # SaaSus said it would close: the second round opened its own
+
+
+def test_chunked_and_informational_answers_are_read_whole_and_kept() -> None:
+    chunked = (
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nX-Saasus-Trace-Id: t-1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'5\r\n{"cus\r\n14\r\ntomers": [], "x": 1}\r\n0\r\n\r\n'
+    )
+    server = _Scripted([chunked, _OK])
+    fanout = _fanout(server.base_url)
+    (first,) = fanout.ask([_GET])
+    (second,) = fanout.ask([_GET])
+    fanout.close()
+    server.close()
+    assert isinstance(first, Answer) and first.data == b'{"customers": [], "x": 1}'
+    assert first.headers["x-saasus-trace-id"] == "t-1"
+    assert isinstance(second, Answer) and second.status == 200
+    assert server.accepted == 1  # the chunked answer ended cleanly: its connection was reused
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(None, id="closed-without-an-answer"),
+        pytest.param(b"SSH-2.0-OpenSSH_9.6\r\n\r\n", id="not-http"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{}", id="closed-mid-body"),
+    ],
+)
+def test_a_broken_answer_is_saasus_unreachable_at_once(answer: bytes | None) -> None:
+    server = _Scripted([answer], hang_up=True)
+    fanout = _fanout(server.base_url, timeout=5.0)
+    started = time.monotonic()
+    (result,) = fanout.ask([_GET])
+    waited = time.monotonic() - started
+    fanout.close()
+    server.close()
+    assert isinstance(result, Exception) and not isinstance(result, TimeoutError)
+    assert waited < 1.0, f"waited {waited:.2f} s for an answer that had already ended"
+    assert fanout._idle == []
