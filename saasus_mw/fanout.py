@@ -1,9 +1,10 @@
 """Several requests to one host at once, from the calling thread: all sent, then each answer read.
 
 A user in 1,000 tenants costs ten ``/customers`` requests on every picker. Run in a
-thread pool, each cost ~0.8 ms of CPU (the SDK's layers, urllib3's pool, and the
-threads' hand-offs of the GIL); sent one after another on kept-alive connections of
-their own and then read in turn, ~0.25 ms (docs/performance.md). On kept connections
+thread pool, they cost about four times the CPU (the SDK's layers, urllib3's pool, and
+the threads' hand-offs of the GIL) that they cost sent one after another on kept-alive
+connections of their own and then read in turn (``make bench``: "ten /customers
+batches"; docs/performance.md). On kept connections
 the buyer waits the same single round trip: every request is on the wire before the
 first answer is read. Connections that must be opened first (the first picker, or one
 needing more than are kept) are opened at once, in the client's threads (``parallel``):
