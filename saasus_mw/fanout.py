@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 # Bytes asked of the socket at once: a 1,000-tenant userinfo answer is ~500 KB.
 _READ_SIZE = 65536
+# Past the round's deadline, answers already in the socket's buffer are still read, for this long.
+_GRACE = 0.05
 
 # Runs the callables at once and returns what each returned (they return their errors).
 Parallel = Callable[[Sequence[Callable[[], Any]]], list[Any]]
@@ -88,10 +90,16 @@ class FanOut:
 
     def ask(self, requests: Sequence[Request]) -> list[Answer | Exception]:
         """Each request asked at once: its Answer, or the exception that ended it."""
-        pairs = list(zip(self._connections(len(requests)), requests, strict=True))
-        sent = [(c if isinstance(c, Exception) else self._send(c, r), r) for c, r in pairs]
-        deadline = time.monotonic() + self._timeout
-        return [c if isinstance(c, Exception) else self._read(c, r, deadline) for c, r in sent]
+        connections = self._connections(len(requests))
+        try:
+            pairs = list(zip(connections, requests, strict=True))
+            sent = [(c if isinstance(c, Exception) else self._send(c, r), r) for c, r in pairs]
+            deadline = time.monotonic() + self._timeout
+            return [c if isinstance(c, Exception) else self._read(c, r, deadline) for c, r in sent]
+        except BaseException:
+            # A bug of ours ended the round: none of its connections is left half-read, nor open.
+            _close_all([c for c in connections if not isinstance(c, Exception)])
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -135,10 +143,16 @@ class FanOut:
             headers.insert(1, ("Accept-Encoding", "identity"))  # the answer is read as it comes
         if request.body is not None:
             headers.append(("Content-Length", str(len(request.body))))
-        data = exchange.send(h11.Request(method=request.method, target=request.path, headers=headers))
-        if request.body:
-            data += exchange.send(h11.Data(data=request.body))
-        data += exchange.send(h11.EndOfMessage())
+        try:
+            data = exchange.send(h11.Request(method=request.method, target=request.path, headers=headers))
+            if request.body:
+                data += exchange.send(h11.Data(data=request.body))
+            data += exchange.send(h11.EndOfMessage())
+        except (h11.LocalProtocolError, UnicodeEncodeError) as exc:
+            # A request HTTP cannot carry (CR or LF in a header, a host outside ASCII in the base URL):
+            # nothing was sent, so the connection stays good.
+            self._checkin(connection)
+            return exc
         try:
             connection.sock.settimeout(self._timeout)  # what connect or the last read left there
             connection.sock.sendall(data)
@@ -170,7 +184,10 @@ class FanOut:
         while True:
             event = exchange.next_event()
             if event is h11.NEED_DATA:
-                sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                left = deadline - time.monotonic()
+                if left < -_GRACE:  # an answer that keeps coming, slowly: the timeout bounds it too
+                    raise TimeoutError("no whole answer within the timeout")
+                sock.settimeout(max(left, 0.001))
                 exchange.receive_data(sock.recv(_READ_SIZE))  # b"" when closed: h11 says if that was early
             elif type(event) is h11.Response:
                 status = event.status_code
@@ -179,9 +196,9 @@ class FanOut:
                 body.append(event.data)
             elif type(event) is h11.EndOfMessage:
                 return Answer(status, headers, b"".join(body))
-            elif type(event) is h11.ConnectionClosed:  # never again an event but this one: end here
-                raise h11.RemoteProtocolError("closed without an answer")
-            # An informational (1xx) answer comes before the real one: read on.
+            elif type(event) is not h11.InformationalResponse:  # a 1xx before the answer: read on
+                # Closed (never again an event but this one), or PAUSED after a 101: no answer comes.
+                raise h11.RemoteProtocolError(f"no answer, but {event!r}")
 
     def _checkout(self) -> Any:
         while True:

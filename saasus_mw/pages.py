@@ -296,6 +296,8 @@ class Pages:
             context["rows"] = self._mark
         else:
             spliced = ""
+            if isinstance(context.get("choices"), Choices):  # and a list, which filters such as tojson take
+                context["choices"] = list(context["choices"])
         text = page.render(t=self._catalogues[language], brand=self._brand, style=self._style, **context)
         body = spliced.encode().join([part.encode() for part in text.split(self._mark)]) if spliced else text.encode()
         headers = [*self._headers, ("content-length", str(len(body)))]

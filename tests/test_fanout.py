@@ -179,7 +179,10 @@ class _Scripted:
                     if not chunk:
                         return
                     head += chunk
-                answer = self.answers.pop(0)
+                try:
+                    answer = self.answers.pop(0)
+                except IndexError:  # closed meanwhile
+                    return
                 if answer is None:
                     return  # closed without an answer
                 connection.sendall(answer)
@@ -249,3 +252,59 @@ def test_a_broken_answer_is_saasus_unreachable_at_once(answer: bytes | None) -> 
     assert isinstance(result, Exception) and not isinstance(result, TimeoutError)
     assert waited < 1.0, f"waited {waited:.2f} s for an answer that had already ended"
     assert fanout._idle == []
+
+
+def test_an_answer_that_keeps_coming_slowly_is_bounded_by_the_timeout() -> None:
+    # A front end trickling a long answer, a few bytes at a time, faster than any one read times out.
+    with socket.create_server(("127.0.0.1", 0)) as front:
+        stop = threading.Event()
+
+        def trickle() -> None:
+            connection, _ = front.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n")
+                while not stop.is_set():
+                    try:
+                        connection.sendall(b"x" * 512)
+                    except OSError:
+                        return
+                    time.sleep(0.0001)
+
+        threading.Thread(target=trickle, daemon=True).start()
+        fanout = _fanout(f"http://127.0.0.1:{front.getsockname()[1]}/v1", timeout=0.5)
+        started = time.monotonic()
+        (result,) = fanout.ask([_GET])
+        waited = time.monotonic() - started
+        stop.set()
+        fanout.close()
+    assert isinstance(result, TimeoutError)
+    assert waited < 1.2, f"waited {waited:.2f} s on a 0.5 s timeout"
+
+
+def test_a_request_http_cannot_carry_fails_alone_and_leaves_no_connection_behind() -> None:
+    server = _Scripted([_OK, _OK])
+    fanout = _fanout(server.base_url)
+    bad = FanRequest("GET", "/v1/x", {"X-Injected": "a\r\nSet-Cookie: b"})
+    good, refused = fanout.ask([_GET, bad])
+    again, _ = fanout.ask([_GET, _GET])
+    fanout.close()
+    server.close()
+    assert isinstance(good, Answer) and good.status == 200
+    assert isinstance(refused, Exception) and not isinstance(refused, Answer)
+    assert isinstance(again, Answer)  # the round's connections were kept, not leaked half-read
+
+
+def test_an_upgrade_answer_ends_the_read_instead_of_spinning() -> None:
+    switching = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+    server = _Scripted([switching])
+    fanout = _fanout(server.base_url)
+    upgrade = FanRequest("GET", "/v1/x", {"Connection": "Upgrade", "Upgrade": "websocket"})
+    results: list[object] = []
+    reader = threading.Thread(target=lambda: results.extend(fanout.ask([upgrade])), daemon=True)
+    reader.start()
+    reader.join(timeout=3)
+    assert not reader.is_alive(), "the read spun on h11's PAUSED"
+    fanout.close()
+    server.close()
+    assert len(results) == 1 and isinstance(results[0], Exception)

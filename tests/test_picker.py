@@ -206,3 +206,19 @@ def test_an_operators_picker_gets_the_rows_and_every_choice_as_ours_does(
     assert '<i data-i="1">Alpha|Your role: admin|Sign-up not completed</i>' in page.text
     assert '<i data-i="2">Beta|Plan: Basic · Your role: admin|</i>' in page.text
     assert "<s>Beta 1</s>" in page.text
+
+
+def test_an_operators_picker_can_hand_the_choices_to_its_own_script(
+    adapter: Adapter, standin: SaaSusStandIn, tmp_path: Path
+) -> None:
+    # Our picker reads the choices only lazily; an operator's gets a list, which tojson takes.
+    (tmp_path / "picker.html").write_text(
+        '{% extends "base.html" %}{% block content %}'
+        '<script type="application/json" id="data">{{ choices|tojson }}</script>{% endblock %}'
+    )
+    user = standin.add_user(email=f"ops-{uuid.uuid4().hex[:6]}@example.com", tenants=[Tenant("Alpha")])
+    with adapter.connect(make_settings(standin, template_dir=str(tmp_path))) as client:
+        _, picker_url = begin(client, standin, user)
+        page = client.get(picker_url)
+    assert page.status_code == 200
+    assert '"Alpha"' in page.text and user.tenants[0].id in page.text

@@ -476,3 +476,11 @@ def test_userinfo_tenants_are_read_as_the_schema_has_them(
     info = SaaSus(make_settings(standin)).user_info("token")
     assert (info.id, info.email) == ("u", "")
     assert info.tenants == (Tenant("t", "n", False, plan_id, roles),)
+
+
+def test_tenants_are_built_with_the_fields_the_userinfo_reader_writes() -> None:
+    # _user_info_from_json builds each Tenant with tuple.__new__ (no field count checked there):
+    # a field added to Tenant must be added to that reader too.
+    from saasus_mw.saasus import Tenant
+
+    assert Tenant._fields == ("id", "name", "completed_sign_up", "plan_id", "roles")
