@@ -60,12 +60,17 @@ class Choices(Sequence[Choice]):
         return self._tenants, self._details, self._reasons
 
 
+def _parts(choices: Sequence[Choice]) -> tuple[Sequence[Any], Sequence[str], Sequence[str]]:
+    """The tenants, details and reasons of any sequence of choices; of Choices without building one."""
+    if isinstance(choices, Choices):
+        return choices.parts()
+    return choices, [c.detail for c in choices], [c.reason for c in choices]
+
+
 def eligible(choices: Sequence[Choice]) -> list[str]:
     """The ids of the choices that can take the purchase, in order."""
-    if isinstance(choices, Choices):
-        tenants, _, reasons = choices.parts()
-        return [t.id for t, reason in zip(tenants, reasons, strict=True) if not reason]
-    return [c.id for c in choices if not c.reason]
+    tenants, _, reasons = _parts(choices)
+    return [t.id for t, reason in zip(tenants, reasons, strict=True) if not reason]
 
 
 def rows(choices: Sequence[Choice], selected: str) -> str:
@@ -75,10 +80,7 @@ def rows(choices: Sequence[Choice], selected: str) -> str:
     which formats much faster than markupsafe's Markup; it writes &quot; and &#x27; where
     Jinja wrote &#34; and &#39;).
     """
-    if isinstance(choices, Choices):
-        tenants, details, reasons = choices.parts()
-    else:
-        tenants, details, reasons = choices, [c.detail for c in choices], [c.reason for c in choices]
+    tenants, details, reasons = _parts(choices)
     # Names and ids escaped in one call each, split again on a character escaping leaves
     # alone; if a value holds that character itself, the pieces do not add up: one by one.
     names = html.escape("\0".join([t.name for t in tenants])).split("\0")
