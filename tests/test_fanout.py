@@ -7,10 +7,12 @@ connection per picker, and no error when SaaSus closed an idle connection.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -198,6 +200,17 @@ def _fanout(base_url: str, timeout: float = 2.0) -> FanOut:
     return FanOut(base_url, timeout=timeout, keep=4, parallel=lambda calls: [call() for call in calls])
 
 
+@contextlib.contextmanager
+def _asking(server: _Scripted, timeout: float = 2.0) -> Iterator[FanOut]:
+    """A fan-out to ``server``; both closed when the block ends."""
+    fanout = _fanout(server.base_url, timeout)
+    try:
+        yield fanout
+    finally:
+        fanout.close()
+        server.close()
+
+
 _GET = FanRequest("GET", "/v1/customers?tenant_ids=a", {"Accept": "application/json"})
 _OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{"customers": []}'
 
@@ -205,11 +218,9 @@ _OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\
 def test_an_answer_that_closes_its_connection_is_read_and_the_connection_not_kept() -> None:
     closing = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"
     server = _Scripted([closing, _OK])
-    fanout = _fanout(server.base_url)
-    (first,) = fanout.ask([_GET])
-    (second,) = fanout.ask([_GET])
-    fanout.close()
-    server.close()
+    with _asking(server) as fanout:
+        (first,) = fanout.ask([_GET])
+        (second,) = fanout.ask([_GET])
     assert isinstance(first, Answer) and (first.status, first.data) == (200, b"{}")
     assert isinstance(second, Answer) and second.data == b'{"customers": []}'
     assert server.accepted == 2  # SaaSus said it would close: the second round opened its own
@@ -222,11 +233,9 @@ def test_chunked_and_informational_answers_are_read_whole_and_kept() -> None:
         b'5\r\n{"cus\r\n14\r\ntomers": [], "x": 1}\r\n0\r\n\r\n'
     )
     server = _Scripted([chunked, _OK])
-    fanout = _fanout(server.base_url)
-    (first,) = fanout.ask([_GET])
-    (second,) = fanout.ask([_GET])
-    fanout.close()
-    server.close()
+    with _asking(server) as fanout:
+        (first,) = fanout.ask([_GET])
+        (second,) = fanout.ask([_GET])
     assert isinstance(first, Answer) and first.data == b'{"customers": [], "x": 1}'
     assert first.headers["x-saasus-trace-id"] == "t-1"
     assert isinstance(second, Answer) and second.status == 200
@@ -242,16 +251,13 @@ def test_chunked_and_informational_answers_are_read_whole_and_kept() -> None:
     ],
 )
 def test_a_broken_answer_is_saasus_unreachable_at_once(answer: bytes | None) -> None:
-    server = _Scripted([answer], hang_up=True)
-    fanout = _fanout(server.base_url, timeout=5.0)
-    started = time.monotonic()
-    (result,) = fanout.ask([_GET])
-    waited = time.monotonic() - started
-    fanout.close()
-    server.close()
+    with _asking(_Scripted([answer], hang_up=True), timeout=5.0) as fanout:
+        started = time.monotonic()
+        (result,) = fanout.ask([_GET])
+        waited = time.monotonic() - started
+        assert fanout._idle == []  # the broken connection was not kept
     assert isinstance(result, Exception) and not isinstance(result, TimeoutError)
     assert waited < 1.0, f"waited {waited:.2f} s for an answer that had already ended"
-    assert fanout._idle == []
 
 
 def test_an_answer_that_keeps_coming_slowly_is_bounded_by_the_timeout() -> None:
@@ -283,13 +289,10 @@ def test_an_answer_that_keeps_coming_slowly_is_bounded_by_the_timeout() -> None:
 
 
 def test_a_request_http_cannot_carry_fails_alone_and_leaves_no_connection_behind() -> None:
-    server = _Scripted([_OK, _OK])
-    fanout = _fanout(server.base_url)
     bad = FanRequest("GET", "/v1/x", {"X-Injected": "a\r\nSet-Cookie: b"})
-    good, refused = fanout.ask([_GET, bad])
-    again, _ = fanout.ask([_GET, _GET])
-    fanout.close()
-    server.close()
+    with _asking(_Scripted([_OK, _OK])) as fanout:
+        good, refused = fanout.ask([_GET, bad])
+        again, _ = fanout.ask([_GET, _GET])
     assert isinstance(good, Answer) and good.status == 200
     assert isinstance(refused, Exception) and not isinstance(refused, Answer)
     assert isinstance(again, Answer)  # the round's connections were kept, not leaked half-read
@@ -297,14 +300,11 @@ def test_a_request_http_cannot_carry_fails_alone_and_leaves_no_connection_behind
 
 def test_an_upgrade_answer_ends_the_read_instead_of_spinning() -> None:
     switching = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
-    server = _Scripted([switching])
-    fanout = _fanout(server.base_url)
     upgrade = FanRequest("GET", "/v1/x", {"Connection": "Upgrade", "Upgrade": "websocket"})
     results: list[object] = []
-    reader = threading.Thread(target=lambda: results.extend(fanout.ask([upgrade])), daemon=True)
-    reader.start()
-    reader.join(timeout=3)
-    assert not reader.is_alive(), "the read spun on h11's PAUSED"
-    fanout.close()
-    server.close()
+    with _asking(_Scripted([switching])) as fanout:
+        reader = threading.Thread(target=lambda: results.extend(fanout.ask([upgrade])), daemon=True)
+        reader.start()
+        reader.join(timeout=3)
+        assert not reader.is_alive(), "the read spun on h11's PAUSED"
     assert len(results) == 1 and isinstance(results[0], Exception)

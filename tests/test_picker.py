@@ -166,15 +166,23 @@ def test_branding(adapter: Adapter, standin: SaaSusStandIn, buyer: User) -> None
     assert "img-src 'self'" in page.headers["content-security-policy"]
 
 
+def _operators_picker(
+    adapter: Adapter, standin: SaaSusStandIn, tmp_path: Path, template: str, user: User
+) -> httpx.Response:
+    """The picker ``user`` sees when the operator's ``SAASUS_MW_TEMPLATE_DIR`` holds ``template`` as picker.html."""
+    (tmp_path / "picker.html").write_text(template)
+    with adapter.connect(make_settings(standin, template_dir=str(tmp_path))) as client:
+        _, picker_url = begin(client, standin, user)
+        return client.get(picker_url)
+
+
 def test_operators_can_replace_templates(adapter: Adapter, standin: SaaSusStandIn, tmp_path: Path) -> None:
-    (tmp_path / "picker.html").write_text(
+    template = (
         '{% extends "base.html" %}{% block content %}<p id="custom">{{ email }}</p>'
         "{% for c in choices %}<b>{{ c.name }}</b>{% endfor %}{% endblock %}"
     )
     user = standin.add_user(email=f"<script>x</script>{uuid.uuid4().hex[:6]}@example.com", tenants=["<i>T</i>"])
-    with adapter.connect(make_settings(standin, template_dir=str(tmp_path))) as client:
-        _, picker_url = begin(client, standin, user)
-        page = client.get(picker_url)
+    page = _operators_picker(adapter, standin, tmp_path, template, user)
     assert '<p id="custom">&lt;script&gt;x&lt;/script&gt;' in page.text  # autoescaped
     assert "<b>&lt;i&gt;T&lt;/i&gt;</b>" in page.text
     assert page.headers["x-frame-options"] == "DENY"  # headers stay ours
@@ -185,7 +193,7 @@ def test_an_operators_picker_gets_the_rows_and_every_choice_as_ours_does(
 ) -> None:
     # Our own picker has its rows joined in as bytes; an operator's gets them as a string, and
     # every Choice (built only when a template asks) with its detail, reason and position.
-    (tmp_path / "picker.html").write_text(
+    template = (
         '{% extends "base.html" %}{% block content %}<ul id="rows" data-length="{{ rows|length }}">{{ rows|safe }}</ul>'
         '{% for c in choices %}<i data-i="{{ loop.index }}">{{ c.name }}|{{ c.detail }}|{{ c.reason }}</i>{% endfor %}'
         "<s>{{ choices[-1].name }} {{ choices[:1]|length }}</s>{% endblock %}"
@@ -195,9 +203,7 @@ def test_an_operators_picker_gets_the_rows_and_every_choice_as_ours_does(
         email=f"ops-{uuid.uuid4().hex[:6]}@example.com",
         tenants=[Tenant("Beta", plan_id=basic.id), Tenant("Alpha", completed_sign_up=False)],
     )
-    with adapter.connect(make_settings(standin, template_dir=str(tmp_path))) as client:
-        _, picker_url = begin(client, standin, user)
-        page = client.get(picker_url)
+    page = _operators_picker(adapter, standin, tmp_path, template, user)
     rows = page.text.split('<ul id="rows"', 1)[1].split("</ul>", 1)[0]
     assert "<!--rows" not in page.text
     assert rows.count("<li>") == 2 and '<span class="name">Alpha</span>' in rows
@@ -212,13 +218,11 @@ def test_an_operators_picker_can_hand_the_choices_to_its_own_script(
     adapter: Adapter, standin: SaaSusStandIn, tmp_path: Path
 ) -> None:
     # Our picker reads the choices only lazily; an operator's gets a list, which tojson takes.
-    (tmp_path / "picker.html").write_text(
+    template = (
         '{% extends "base.html" %}{% block content %}'
         '<script type="application/json" id="data">{{ choices|tojson }}</script>{% endblock %}'
     )
     user = standin.add_user(email=f"ops-{uuid.uuid4().hex[:6]}@example.com", tenants=[Tenant("Alpha")])
-    with adapter.connect(make_settings(standin, template_dir=str(tmp_path))) as client:
-        _, picker_url = begin(client, standin, user)
-        page = client.get(picker_url)
+    page = _operators_picker(adapter, standin, tmp_path, template, user)
     assert page.status_code == 200
     assert '"Alpha"' in page.text and user.tenants[0].id in page.text
