@@ -10,8 +10,12 @@ rows are written from its parts by :func:`rows`, one f-string each.
 from __future__ import annotations
 
 import html
+import itertools
+import operator
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple, overload
+
+from .tenants import Tenants
 
 __all__ = ["Choice", "Choices", "eligible", "rows"]
 
@@ -60,17 +64,21 @@ class Choices(Sequence[Choice]):
         return self._tenants, self._details, self._reasons
 
 
-def _parts(choices: Sequence[Choice]) -> tuple[Sequence[Any], Sequence[str], Sequence[str]]:
-    """The tenants, details and reasons of any sequence of choices; of Choices without building one."""
-    if isinstance(choices, Choices):
-        return choices.parts()
-    return choices, [c.detail for c in choices], [c.reason for c in choices]
+def _columns(choices: Sequence[Choice]) -> tuple[Sequence[str], Sequence[str], Sequence[str], Sequence[str]]:
+    """The ids, names, details and reasons of any sequence of choices; of Choices without building one."""
+    if not isinstance(choices, Choices):
+        ids, names = [c.id for c in choices], [c.name for c in choices]
+        return ids, names, [c.detail for c in choices], [c.reason for c in choices]
+    tenants, details, reasons = choices.parts()
+    if isinstance(tenants, Tenants):
+        return tenants.ids, tenants.names, details, reasons
+    return [t.id for t in tenants], [t.name for t in tenants], details, reasons
 
 
 def eligible(choices: Sequence[Choice]) -> list[str]:
     """The ids of the choices that can take the purchase, in order."""
-    tenants, _, reasons = _parts(choices)
-    return [t.id for t, reason in zip(tenants, reasons, strict=True) if not reason]
+    ids, _, _, reasons = _columns(choices)
+    return list(itertools.compress(ids, map(operator.not_, reasons)))
 
 
 def rows(choices: Sequence[Choice], selected: str) -> str:
@@ -80,17 +88,18 @@ def rows(choices: Sequence[Choice], selected: str) -> str:
     which formats much faster than markupsafe's Markup; it writes &quot; and &#x27; where
     Jinja wrote &#34; and &#39;).
     """
-    tenants, details, reasons = _parts(choices)
+    ids, names, details, reasons = _columns(choices)
     # Names and ids escaped in one call each, split again on a character escaping leaves
     # alone; if a value holds that character itself, the pieces do not add up: one by one.
-    names = html.escape("\0".join([t.name for t in tenants])).split("\0")
-    ids = html.escape("\0".join([t.id for t in tenants])).split("\0")
-    if len(names) != len(tenants) or len(ids) != len(tenants):
-        names, ids = [html.escape(t.name) for t in tenants], [html.escape(t.id) for t in tenants]
+    escaped_names = html.escape("\0".join(names)).split("\0") if names else []
+    escaped_ids = html.escape("\0".join(ids)).split("\0") if ids else []
+    if len(escaped_names) != len(names) or len(escaped_ids) != len(ids):
+        escaped_names, escaped_ids = [html.escape(name) for name in names], [html.escape(i) for i in ids]
     # A row's end (its reason, plan and role) repeats from row to row: each is written once.
     ends: dict[tuple[str, str], str] = {}
     written = []
-    for i, (t, name, value, detail, reason) in enumerate(zip(tenants, names, ids, details, reasons, strict=True), 1):
+    rows = zip(ids, escaped_names, escaped_ids, details, reasons, strict=True)
+    for i, (tenant_id, name, value, detail, reason) in enumerate(rows, 1):
         end = ends.get((reason, detail))
         if end is None:
             end = ends[reason, detail] = (
@@ -99,7 +108,7 @@ def rows(choices: Sequence[Choice], selected: str) -> str:
                 + (f'<span class="meta">{html.escape(detail)}</span>' if detail else "")
                 + "</label></li>"
             )
-        state = " disabled" if reason else " checked" if t.id == selected else ""
+        state = " disabled" if reason else " checked" if tenant_id == selected else ""
         written.append(
             f'\n<li><input type="radio" name="tenant_id" id="t{i}" value="{value}"{state} required>'
             f'<label for="t{i}"><span class="name">{name}{end}'

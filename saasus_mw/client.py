@@ -70,7 +70,7 @@ class User:
 
     @classmethod
     def _from(cls, info: UserInfo) -> User:
-        return cls(id=info.id, email=info.email, sign_in_id=info.sign_in_id, tenants=info.tenants)
+        return cls(id=info.id, email=info.email, sign_in_id=info.sign_in_id, tenants=tuple(info.tenants))
 
 
 class Client:

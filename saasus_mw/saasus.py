@@ -40,6 +40,7 @@ import hashlib
 import hmac
 import json
 import logging
+import operator
 import re
 import threading
 import time
@@ -55,6 +56,7 @@ from .redact import RedactRecords as _Redact
 from .redact import redact_secrets as _redact
 from .redact import without_userinfo
 from .settings import Settings
+from .tenants import Tenant, Tenants
 from .trace import HEADER as TRACE_HEADER
 from .trace import current as current_trace
 
@@ -127,17 +129,6 @@ class SaaSusError(Exception):
         self.trace_id = ""
 
 
-class Tenant(NamedTuple):
-    """One of the user's tenants. A NamedTuple, not a dataclass: a picker and a POST build
-    one per tenant (1,000 for some users), and a frozen dataclass costs twice as much to build."""
-
-    id: str
-    name: str
-    completed_sign_up: bool
-    plan_id: str | None
-    roles: tuple[str, ...]
-
-
 @dataclasses.dataclass(frozen=True)
 class Created:
     """The tenant ConfirmSignUpWithAwsMarketplace created for a purchase."""
@@ -156,7 +147,7 @@ class AuthInfo:
 class UserInfo:
     id: str
     email: str  # "" for a sign-in-ID user
-    tenants: tuple[Tenant, ...]
+    tenants: Sequence[Tenant]  # Tenants (columns) as read from SaaSus
     sign_in_id: str = ""  # "" for an e-mail user
 
     @property
@@ -737,8 +728,8 @@ def _traced(error: SaaSusError) -> SaaSusError:
 
 
 @functools.cache
-def _user_info_decoder() -> tuple[Any, type[Exception]]:
-    """A JSON decoder for the UserInfo schema's fields we use, and the error it raises.
+def _user_info_decoder() -> tuple[Any, Any, type[Exception]]:
+    """JSON decoders for the UserInfo schema's fields we use (and a tenant's ``envs``), and the error they raise.
 
     msgspec, not json + our own checks: a user in 1,000 tenants is a 477 KB answer, read on
     every picker and POST, and msgspec reads it into typed fields, as strictly (a string is a
@@ -748,8 +739,7 @@ def _user_info_decoder() -> tuple[Any, type[Exception]]:
     import msgspec  # noqa: PLC0415
 
     # Built from types, not annotations: the module's own Tenant must not stand in for them.
-    # Tuples and gc=False: thousands of objects per answer that can hold no cycle, so the
-    # garbage collector need not track them (half the decoding time for 1,000 tenants).
+    # gc=False: objects that can hold no cycle, which the garbage collector need not track.
     role = msgspec.defstruct("Role", [("role_name", str)], gc=False)
     env = msgspec.defstruct("Env", [("roles", tuple[role, ...])], gc=False)  # type: ignore[valid-type]
     tenant = msgspec.defstruct(
@@ -758,7 +748,8 @@ def _user_info_decoder() -> tuple[Any, type[Exception]]:
             ("id", str),
             ("name", str),
             ("completed_sign_up", bool),
-            ("envs", tuple[env, ...]),  # type: ignore[valid-type]
+            # Kept as its bytes: the tenants of one user share a few envs, each decoded once (_Roles).
+            ("envs", msgspec.Raw),
             ("plan_id", str | None, None),  # optional in the spec: absent or null
         ],
         gc=False,
@@ -768,37 +759,45 @@ def _user_info_decoder() -> tuple[Any, type[Exception]]:
         [
             ("id", str),
             ("email", str),
-            ("tenants", tuple[tenant, ...]),  # type: ignore[valid-type]
+            ("tenants", list[tenant]),  # type: ignore[valid-type]
             # Required by the spec, but SaaSus answers from before sign-in IDs (2026-04) lack it.
             ("sign_in_id", str, ""),
         ],
         gc=False,
     )
-    return msgspec.json.Decoder(user), msgspec.DecodeError
+    return msgspec.json.Decoder(user), msgspec.json.Decoder(tuple[env, ...]), msgspec.DecodeError  # type: ignore[valid-type]
+
+
+class _Roles(dict[bytes, tuple[str, ...]]):
+    """A tenant's role names (in any environment, sorted) by its ``envs`` as SaaSus wrote them:
+    each distinct value decoded, as strictly as the rest, the first time it is asked for."""
+
+    def __init__(self, decoder: Any) -> None:
+        super().__init__()
+        self._decoder = decoder
+
+    def __missing__(self, envs: bytes) -> tuple[str, ...]:
+        names = {role.role_name for env in self._decoder.decode(envs) for role in env.roles}
+        roles = self[envs] = tuple(sorted(names))
+        return roles
 
 
 def _user_info_from_json(raw: bytes) -> UserInfo:
     """The UserInfo schema's fields we use; anything missing or mistyped is a ValueError."""
-    decoder, error = _user_info_decoder()
+    decoder, envs_decoder, error = _user_info_decoder()
     try:
         data = decoder.decode(raw)
+        # Column by column, each in one pass of C: no Python frame, and no object, per tenant.
+        tenants = data.tenants
+        roles = map(_Roles(envs_decoder).__getitem__, map(bytes, map(_ENVS, tenants)))
+        columns = (map(_ID, tenants), map(_NAME, tenants), map(_COMPLETED, tenants), map(_PLAN, tenants), roles)
+        return UserInfo(id=data.id, email=data.email, tenants=Tenants(*map(tuple, columns)), sign_in_id=data.sign_in_id)
     except error as exc:  # msgspec's errors are not ValueErrors: _call makes this BAD_RESPONSE
         raise ValueError(str(exc)) from None
-    # Some users are in 1,000 tenants: each built as NamedTuple's own __new__ builds it (without
-    # its Python frame), and one tuple for each role that is a tenant's only one (the usual shape).
-    new, only_role = tuple.__new__, dict[str, tuple[str]]()
-    tenants = []
-    for t in data.tenants:
-        envs = t.envs
-        if len(envs) == 1 and len(envs[0].roles) == 1:
-            name = envs[0].roles[0].role_name
-            roles: tuple[str, ...] | None = only_role.get(name)
-            if roles is None:
-                roles = only_role[name] = (name,)
-        else:
-            roles = tuple(sorted({r.role_name for env in envs for r in env.roles}))
-        tenants.append(new(Tenant, (t.id, t.name, t.completed_sign_up, t.plan_id, roles)))
-    return UserInfo(id=data.id, email=data.email, tenants=tuple(tenants), sign_in_id=data.sign_in_id)
+
+
+_ID, _NAME, _PLAN, _ENVS = map(operator.attrgetter, ("id", "name", "plan_id", "envs"))
+_COMPLETED = operator.attrgetter("completed_sign_up")
 
 
 def _customer_tenants_from_json(raw: bytes) -> set[str]:

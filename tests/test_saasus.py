@@ -479,8 +479,8 @@ def test_userinfo_tenants_are_read_as_the_schema_has_them(
 
 
 def test_tenants_are_built_with_the_fields_the_userinfo_reader_writes() -> None:
-    # _user_info_from_json builds each Tenant with tuple.__new__ (no field count checked there):
-    # a field added to Tenant must be added to that reader too.
+    # Tenants builds each Tenant from its columns with tuple.__new__ (no field count checked there):
+    # a field added to Tenant must be added as a column, and to the userinfo reader, too.
     from saasus_mw.saasus import Tenant
 
     assert Tenant._fields == ("id", "name", "completed_sign_up", "plan_id", "roles")

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..completion import PurchaseGuard, Record, ineligible
+from ..completion import PurchaseGuard, Record, ineligibility
 from ..errors import ErrorCode
 from ..pages import Choices, Offer, Response
 from ..request import Request
 from ..saasus import ErrorKind, SaaSus, SaaSusError
 from ..settings import Settings
 from ..state import State
+from ..tenants import Tenants
 from ..urls import Urls
 from .answers import Answers
 from .returning import Returning
@@ -75,7 +76,8 @@ class Picker:
             raise user
         if isinstance(unused, SaaSusError):
             raise unused
-        linked = saasus.linked_tenants([t.id for t in user.tenants])
+        columns = Tenants.of(user.tenants)
+        linked = saasus.linked_tenants(columns.ids)
         # An attempt whose answer was lost may have spent the token: its next POST confirms.
         if state.returning or (not unused and not (state.attempted_tenant or state.attempted_name)):
             return self._returning.spent(request, state, user, linked, record)
@@ -83,19 +85,20 @@ class Picker:
         linked.discard(state.attempted_tenant)
         language = self._answers.language(request)
         text = self._answers.pages.text(language)
-        tenants = sorted(user.tenants, key=lambda t: (t.name.casefold(), t.id))
-        reasons = [ineligible(t, linked, self._required_roles) for t in tenants]
+        tenants = columns.taken(columns.sorted_order())
+        reasons = ineligibility(tenants, linked, self._required_roles)
         if all(reasons) and not self._allow_new_tenant:
             reason = text[_NO_TENANT_REASONS.get(frozenset(reasons), "no_tenants_mixed")]
             offer = Offer(signup_url=self._urls.signup(request.root_path), reason=reason)
             return self._answers.fail(ErrorCode.NO_TENANTS, request, offer=offer)
         # A few distinct plan and role pairs among many tenants: each detail is written once.
-        keys = [(t.plan_id, t.roles) for t in tenants]
-        details = {key: _detail(*key, text, plans) for key in set(keys)}
+        keys = tenants.plan_ids, tenants.roles
+        details = {key: _detail(*key, text, plans) for key in set(zip(*keys, strict=True))}
         if any(plan and plan not in plans for plan, _ in details):
             saasus.plan_unknown()  # shown without its plan now; with it within PLANS_RETRY
         said = {reason: text[reason] if reason else "" for reason in set(reasons)}
-        choices = Choices(tenants, [details[key] for key in keys], [said[reason] for reason in reasons])
+        shown = list(map(details.__getitem__, zip(*keys, strict=True)))
+        choices = Choices(tenants, shown, list(map(said.__getitem__, reasons)))
         return self._answers.pages.picker(
             email=user.email,
             who=user.login_name,

@@ -27,6 +27,7 @@ from ..pages import Response
 from ..request import Request
 from ..saasus import ErrorKind, SaaSus, SaaSusError, UserInfo
 from ..state import SEEN, State
+from ..tenants import Tenants
 from ..urls import Urls
 from .answers import Answers
 from .finish import Finish
@@ -78,7 +79,7 @@ class Returning:
 
     def after_look(self, request: Request, state: State, user: UserInfo) -> Response:
         """A POST found the token spent: the same answer as the picker's, never a link."""
-        return self.spent(request, state, user, self._saasus.linked_tenants([t.id for t in user.tenants]))
+        return self.spent(request, state, user, self._saasus.linked_tenants(Tenants.of(user.tenants).ids))
 
     def proceed(self, request: Request, state: State) -> Response:
         """A returning buyer's "Continue": signed in once (a double click's repeat too), then never."""
