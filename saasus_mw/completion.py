@@ -37,7 +37,7 @@ from typing import Any
 from .errors import ErrorCode
 from .saasus import ErrorKind, SaaSus, SaaSusError, Tenant, UserInfo
 from .state import State
-from .tenants import Tenants
+from .tenants import Tenants, find
 
 __all__ = [
     "DOUBLE_CLICK_WINDOW",
@@ -141,7 +141,7 @@ class Completion:
         done = self._remembered(state, user, linked, unused)
         if done is not None:
             return done
-        tenant = Tenants.of(user.tenants).find(tenant_id)
+        tenant = find(user.tenants, tenant_id)
         if tenant is None or ineligible(tenant, set(), self._required_roles):
             return Refused(ErrorCode.TENANT_NOT_ALLOWED)
         if not unused:
@@ -196,7 +196,7 @@ class Completion:
         if unused or not (state.attempted_tenant or state.attempted_name):
             return None
         if state.attempted_tenant in linked:
-            tenant = Tenants.of(user.tenants).find(state.attempted_tenant)
+            tenant = find(user.tenants, state.attempted_tenant)
             if tenant is not None:
                 return Completed(tenant.id, tenant.name, created=False, user=user)
         if state.attempted_name:

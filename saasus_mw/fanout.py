@@ -43,6 +43,8 @@ _GRACE = 0.05
 
 # RFC 9110's token: a method or a header's name.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# The visible ASCII characters (a request target's, whose other characters are percent-encoded).
+_VISIBLE = bytes(range(0x21, 0x7F))
 
 # Runs the callables at once and returns what each returned (they return their errors).
 Parallel = Callable[[Sequence[Callable[[], Any]]], list[Any]]
@@ -202,7 +204,8 @@ def _written(request: Request, host: str) -> bytes:
     unless the request names one, Content-Length with a body. ValueError (or UnicodeEncodeError,
     outside ASCII) for anything HTTP cannot carry as it is."""
     method, target, headers, body = request
-    if not _TOKEN.fullmatch(method) or " " in target or not (target.isascii() and target.isprintable()):
+    # A /customers target is ~5 KB: checked as bytes, which is a fraction of str.isprintable's time.
+    if not _TOKEN.fullmatch(method) or not target.isascii() or target.encode().translate(None, _VISIBLE):
         raise ValueError("a method or target HTTP cannot carry")
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
     if not any(name.lower() == "accept-encoding" for name in headers):

@@ -36,7 +36,6 @@ import contextvars
 import dataclasses
 import enum
 import functools
-import hashlib
 import hmac
 import json
 import logging
@@ -176,11 +175,13 @@ class _Signer:
 
     def authorization(self, method: str, url: str, body: str) -> str:
         parts = urlsplit(url)
-        target = parts.netloc + parts.path + (f"?{parts.query}" if parts.query else "")
+        return self.signed(method, parts.netloc + parts.path + (f"?{parts.query}" if parts.query else ""), body)
+
+    def signed(self, method: str, target: str, body: str) -> str:
+        """The Authorization header for ``target``: the URL's host, path and query, as they are signed."""
         minute = time.strftime("%Y%m%d%H%M", time.gmtime(self._clock()))
         message = minute + self._api_key + method.upper() + target + body
-        digest = hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
-        return f"SAASUSSIGV1 Sig={digest}{self._prefix}"
+        return f"SAASUSSIGV1 Sig={hmac.digest(self._secret, message.encode(), 'sha256').hex()}{self._prefix}"
 
     def __repr__(self) -> str:
         return "<_Signer secret hidden>"
@@ -205,7 +206,7 @@ class _SignedRequests:
     ) -> Any:
         # The generated REST layer sends json.dumps(body); sign exactly that.
         payload = json.dumps(body) if body is not None else ""
-        headers = _signed(self.signer, method, url, payload, headers or {})
+        headers = _signed(self.signer.authorization(method, url, payload), headers or {})
         return super().request(  # type: ignore[misc]
             method, url, query_params, headers, post_params, body, _preload_content, _request_timeout or self.timeout
         )
@@ -296,9 +297,9 @@ for _name in _REDACTED_LOGGERS:
     logging.getLogger(_name).addFilter(_REDACT)
 
 
-def _signed(signer: _Signer, method: str, url: str, payload: str, headers: dict[str, str]) -> dict[str, str]:
-    """``headers`` with our signature over exactly what is sent, and the step's trace id."""
-    headers = {**headers, "Authorization": signer.authorization(method, url, payload)}
+def _signed(authorization: str, headers: dict[str, str]) -> dict[str, str]:
+    """``headers`` with our signature (over exactly what is sent), and the step's trace id."""
+    headers = {**headers, "Authorization": authorization}
     step = current_trace()
     if step is not None and step.id:  # SaaSus inherits it: every call of the step under one id
         headers[TRACE_HEADER] = step.id
@@ -585,6 +586,9 @@ class _Reads:
         self._fanout = FanOut(settings.saasus_base_url, timeout=settings.timeout, keep=keep, parallel=parallel)
         self._signer = signer
         self._auth, self._marketplace, self._pricing = clients
+        # Each API's base URL split once (not the long /customers URLs on every request): what is
+        # signed (host and path) and what goes on the request line (the path).
+        self._bases = {id(c): _split_base(c.configuration.host) for c in clients}
 
     def ask(self, requests: Sequence[Request]) -> list[Answer | Exception]:
         return self._fanout.ask(requests)
@@ -616,13 +620,19 @@ class _Reads:
         return self._request(self._pricing, "GET", "/plans")
 
     def _request(self, client: Any, method: str, path: str, body: Any = None) -> Request:
-        base = client.configuration.host  # .../v1/auth, .../v1/awsmarketplace, .../v1/pricing
+        signed_base, line_base = self._bases[id(client)]  # .../v1/auth, .../v1/awsmarketplace, .../v1/pricing
         headers = {**client.default_headers, "Accept": "application/json"}  # as the generated code sends
         payload = "" if body is None else json.dumps(body)  # as the generated REST layer writes it
         if body is not None:
             headers["Content-Type"] = "application/json"
-        signed = _signed(self._signer, method, base + path, payload, headers)
-        return Request(method, urlsplit(base).path + path, signed, payload.encode() if body is not None else None)
+        signed = _signed(self._signer.signed(method, signed_base + path, payload), headers)
+        return Request(method, line_base + path, signed, payload.encode() if body is not None else None)
+
+
+def _split_base(base_url: str) -> tuple[str, str]:
+    """An API's base URL as its requests' URLs begin when signed (host and path) and on the request line (path)."""
+    parts = urlsplit(base_url)
+    return parts.netloc + parts.path, parts.path
 
 
 def _read_user_info(answer: Answer | Exception, base_url: str) -> UserInfo:

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, overload
 
-__all__ = ["Tenant", "Tenants"]
+__all__ = ["Tenant", "Tenants", "find"]
 
 
 class Tenant(NamedTuple):
@@ -110,3 +110,10 @@ class Tenants(Sequence[Tenant]):
 
     def __repr__(self) -> str:
         return f"Tenants({list(self)!r})"
+
+
+def find(tenants: Sequence[Tenant], tenant_id: str) -> Tenant | None:
+    """The tenant with this id among ``tenants`` (columns or not, neither converted), if any."""
+    if isinstance(tenants, Tenants):
+        return tenants.find(tenant_id)
+    return next((t for t in tenants if t.id == tenant_id), None)

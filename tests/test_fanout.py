@@ -288,8 +288,19 @@ def test_an_answer_that_keeps_coming_slowly_is_bounded_by_the_timeout() -> None:
     assert waited < 1.2, f"waited {waited:.2f} s on a 0.5 s timeout"
 
 
-def test_a_request_http_cannot_carry_fails_alone_and_leaves_no_connection_behind() -> None:
-    bad = FanRequest("GET", "/v1/x", {"X-Injected": "a\r\nSet-Cookie: b"})
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(FanRequest("GET", "/v1/x", {"X-Injected": "a\r\nSet-Cookie: b"}), id="CRLF-in-a-header"),
+        pytest.param(FanRequest("GET", "/v1/x", {"X-Bad Name": "a"}), id="a-name-no-token"),
+        pytest.param(FanRequest("GET", "/v1/x", {"X-Name": "caf\u00e9"}), id="a-value-outside-ASCII"),
+        pytest.param(FanRequest("GET", "/v1/x HTTP/1.1\r\nX-Injected: a", {}), id="CRLF-in-the-target"),
+        pytest.param(FanRequest("GET", "/v1/x?a=b c", {}), id="a-space-in-the-target"),
+        pytest.param(FanRequest("GET", "/v1/\u00e9", {}), id="a-target-outside-ASCII"),
+        pytest.param(FanRequest("GET /v1/y", "/v1/x", {}), id="a-method-no-token"),
+    ],
+)
+def test_a_request_http_cannot_carry_fails_alone_and_leaves_no_connection_behind(bad: FanRequest) -> None:
     with _asking(_Scripted([_OK, _OK])) as fanout:
         good, refused = fanout.ask([_GET, bad])
         again, _ = fanout.ask([_GET, _GET])
