@@ -320,5 +320,5 @@ def test_an_upgrade_answer_ends_the_read_instead_of_spinning() -> None:
         reader = threading.Thread(target=lambda: results.extend(fanout.ask([upgrade])), daemon=True)
         reader.start()
         reader.join(timeout=3)
-        assert not reader.is_alive(), "the read spun on h11's PAUSED"
+        assert not reader.is_alive(), "the read spun after the 101"
     assert len(results) == 1 and isinstance(results[0], Exception)
