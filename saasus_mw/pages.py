@@ -288,18 +288,18 @@ class Pages:
         context.setdefault("home_label", self.home_label(language))
         referrer = context.setdefault("referrer", "no-referrer")
         page = self._env.get_template(template)
-        spliced = context.get("rows", "")
+        spliced = context.get("rows", b"")  # the picker's, as UTF-8 HTML (choices.rows)
         if spliced and page.filename == self._own_picker:
             # Our picker writes the rows where a mark stands, and they are joined in as bytes:
             # Jinja's copies of 1,000 rows and the encoding of the whole page cost more than
-            # the rows themselves. An operator's own picker gets them as they are.
+            # the rows themselves.
             context["rows"] = self._mark
-        else:
-            spliced = ""
-            if isinstance(context.get("choices"), Choices):  # and a list, which filters such as tojson take
+        elif "rows" in context:  # an operator's own picker: the rows as a str, the choices as a list
+            context["rows"], spliced = spliced.decode(), b""
+            if isinstance(context.get("choices"), Choices):  # which filters such as tojson take
                 context["choices"] = list(context["choices"])
         text = page.render(t=self._catalogues[language], brand=self._brand, style=self._style, **context)
-        body = spliced.encode().join([part.encode() for part in text.split(self._mark)]) if spliced else text.encode()
+        body = spliced.join([part.encode() for part in text.split(self._mark)]) if spliced else text.encode()
         headers = [*self._headers, ("content-length", str(len(body)))]
         if referrer != "no-referrer":
             headers = [("referrer-policy", referrer) if name == "referrer-policy" else (name, v) for name, v in headers]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import jinja2
 import pytest
 
-from saasus_mw.choices import Choice, Choices, eligible
-from saasus_mw.choices import rows as _rows
+from saasus_mw.choices import Choice, Choices, eligible, rows
 from saasus_mw.saasus import Tenant
 
 # The loop picker.html used to hold, row markup and all: what _rows must write.
@@ -19,6 +18,11 @@ _LOOP = jinja2.Environment(autoescape=True).from_string(
     '{% if choice.detail %}<span class="meta">{{ choice.detail }}</span>{% endif %}</label></li>'
     "{%- endfor %}"
 )
+
+
+def _rows(choices: list[Choice] | Choices, selected: str) -> str:
+    """The rows as the page carries them: UTF-8."""
+    return rows(choices, selected).decode()
 
 
 def _one_by_one(choices: list[Choice], selected: str) -> str:
