@@ -108,11 +108,16 @@ _ESCAPES = ((b"&", b"&amp;"), (b"<", b"&lt;"), (b">", b"&gt;"), (b'"', b"&quot;"
 
 
 def _escaped(values: Sequence[str]) -> list[bytes]:
-    """Each value HTML-escaped as html.escape does, in UTF-8: all encoded at once, escaped as
-    bytes (each character looked for by memchr, and replaced only where it is), and split
-    again on a character escaping leaves alone; if a value holds that character itself, the
-    pieces do not add up: one by one."""
-    data = "\0".join(values).encode()
+    """Each value HTML-escaped as html.escape does, in UTF-8.
+
+    Usually nothing needs escaping (looked for in all values at once): each is encoded. Else
+    all are encoded at once, escaped as bytes, and split again on a character escaping leaves
+    alone; if a value holds that character itself, the pieces do not add up: one by one.
+    """
+    joined = "\0".join(values)
+    if not any(map(joined.__contains__, "&<>\"'")):
+        return list(map(str.encode, values))
+    data = joined.encode()
     for character, entity in _ESCAPES:  # "&" first, as the entities hold it
         if character in data:
             data = data.replace(character, entity)

@@ -156,8 +156,10 @@ class FanOut:
             self._checkin(connection)
             return exc
         try:
-            connection.sock.settimeout(self._timeout)  # what connect or the last read left there
-            connection.sock.sendall(data)
+            sock = connection.sock
+            if sock.gettimeout() != self._timeout:  # what connect or the last read left there
+                sock.settimeout(self._timeout)  # (a system call each time: only when it changes)
+            sock.sendall(data)
         except self._failures as exc:
             connection.close()
             return exc
@@ -241,7 +243,10 @@ class _Reader:
             left = deadline - time.monotonic()
             if left < -_GRACE:  # an answer that keeps coming, slowly: the timeout bounds it too
                 raise TimeoutError("no whole answer within the timeout")
-            sock.settimeout(max(left, 0.001))
+            # Each recv may wait until the deadline, give or take the grace: the timeout is
+            # set again (a system call) only when what is set would overshoot by more.
+            if sock.gettimeout() > left + _GRACE:
+                sock.settimeout(max(left, 0.001))
             data = sock.recv(_READ_SIZE)
             if not data:
                 self._closed()

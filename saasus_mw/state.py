@@ -73,6 +73,8 @@ _CLOCK_TOLERANCE = 60
 # The browser keeps the cookies this long after the state expires, so that an expired
 # state is told as "expired" (sign in again), not as "your browser sent no cookie".
 EXPIRED_GRACE = 24 * 3600
+# How many paths' deletion headers clear() keeps (then it starts again).
+_CLEARED_KEPT = 64
 # A sibling subdomain can toss cookies of our names (Domain=parent): each name may come
 # several times. At most this many values of each are tried (MAX_VALUES ** MAX_CHUNKS states).
 MAX_VALUES = 4
@@ -165,6 +167,7 @@ class StateCodec:
         self._samesite = samesite
         # What the sealed value may take of the Cookie header: "name=value" per chunk, "; " between.
         self._budget = COOKIE_HEADER_BUDGET - sum(len(n) + 1 for n in self._names) - 2 * (MAX_CHUNKS - 1)
+        self._cleared: dict[str, tuple[str, ...]] = {}  # clear()'s headers by path
 
     def encode(self, state: State, path: str) -> list[str]:
         """``Set-Cookie`` header values that store ``state`` for requests under ``path``.
@@ -239,7 +242,14 @@ class StateCodec:
         return state
 
     def clear(self, path: str) -> list[str]:
-        return [self._cookie(name, "", path) for name in self._names]
+        """``Set-Cookie`` values that delete the state under ``path``: the same for every request
+        to that path, so each path's are written once (werkzeug dates even a deletion)."""
+        cleared = self._cleared.get(path)
+        if cleared is None:
+            if len(self._cleared) >= _CLEARED_KEPT:  # paths are few: the app's mounts, not the buyers'
+                self._cleared.clear()
+            cleared = self._cleared[path] = tuple(self._cookie(name, "", path) for name in self._names)
+        return list(cleared)
 
     def done(self, path: str, registration_token: str, kind: str = LINKED) -> str:
         """A marker that this browser finished *this* purchase: Back and reload get a kind page.

@@ -68,8 +68,11 @@ class Tenants(Sequence[Tenant]):
         names = self.names
         # All names casefolded in one call, split again on a character no casefolding makes;
         # a name holding that character itself makes more pieces: one by one, then.
-        folded = "\0".join(names).casefold().split("\0") if names else []
-        if len(folded) != len(names):
+        joined = "\0".join(names)
+        folded_joined = joined.casefold()
+        if folded_joined == joined:  # nothing to fold (kana and kanji, lower-case names): the names themselves
+            folded: Sequence[str] = names
+        elif len(folded := folded_joined.split("\0")) != len(names):
             folded = [name.casefold() for name in names]
         order = list(range(len(names)))
         if len(set(folded)) < len(folded):  # the same name twice: by id among them (the sort is stable)

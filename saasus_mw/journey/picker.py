@@ -92,12 +92,12 @@ class Picker:
             offer = Offer(signup_url=self._urls.signup(request.root_path), reason=reason)
             return self._answers.fail(ErrorCode.NO_TENANTS, request, offer=offer)
         # A few distinct plan and role pairs among many tenants: each detail is written once.
-        keys = tenants.plan_ids, tenants.roles
-        details = {key: _detail(*key, text, plans) for key in set(zip(*keys, strict=True))}
+        keys = list(zip(tenants.plan_ids, tenants.roles, strict=True))
+        details = {key: _detail(*key, text, plans) for key in set(keys)}
         if any(plan and plan not in plans for plan, _ in details):
             saasus.plan_unknown()  # shown without its plan now; with it within PLANS_RETRY
         said = {reason: text[reason] if reason else "" for reason in set(reasons)}
-        shown = list(map(details.__getitem__, zip(*keys, strict=True)))
+        shown = list(map(details.__getitem__, keys))
         choices = Choices(tenants, shown, list(map(said.__getitem__, reasons)))
         return self._answers.pages.picker(
             email=user.email,
