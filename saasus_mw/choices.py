@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, overload
 
 from .tenants import Tenants
 
-__all__ = ["Choice", "Choices", "eligible", "rows"]
+__all__ = ["Choice", "Choices", "eligible", "row_pieces", "rows"]
 
 
 class Choice(NamedTuple):
@@ -82,7 +82,12 @@ def eligible(choices: Sequence[Choice]) -> list[str]:
 
 
 def rows(choices: Sequence[Choice], selected: str) -> bytes:
-    """The picker's ``<li>`` of every choice, as UTF-8 HTML; ``selected`` is the id checked.
+    """The picker's ``<li>`` of every choice, as UTF-8 HTML; ``selected`` is the id checked."""
+    return b"".join(row_pieces(choices, selected))
+
+
+def row_pieces(choices: Sequence[Choice], selected: str) -> Iterator[bytes]:
+    """:func:`rows` in pieces, for a page to join once with its own text.
 
     It writes what the template loop wrote, every value escaped (html.escape, which writes
     &quot; and &#x27; where Jinja wrote &#34; and &#39;). Written as bytes from whole columns
@@ -91,7 +96,7 @@ def rows(choices: Sequence[Choice], selected: str) -> bytes:
     """
     ids, names, details, reasons = _columns(choices)
     if not ids:
-        return b""
+        return iter(())
     states = [_DISABLED if reason else _ENABLED for reason in reasons]
     if selected in ids and not reasons[index := ids.index(selected)]:
         states[index] = _CHECKED
@@ -99,7 +104,7 @@ def rows(choices: Sequence[Choice], selected: str) -> bytes:
     ends = map(_Ends().__getitem__, zip(reasons, details, strict=True))
     opens, labels = _numbered(len(ids))
     pieces = zip(opens, _escaped(ids), states, labels, _escaped(names), ends, strict=True)
-    return b"".join(itertools.chain.from_iterable(pieces))  # every value in it escaped: written as it is
+    return itertools.chain.from_iterable(pieces)  # every value in them escaped: written as they are
 
 
 # A row: its number's opening, the id, its state, its number's label, the name, its end.

@@ -7,15 +7,16 @@ import base64
 import dataclasses
 import gzip
 import hashlib
+import itertools
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import Any
 
 import jinja2
 
-from .choices import Choice, Choices, eligible, rows
+from .choices import Choice, Choices, eligible, row_pieces
 from .csrf import mask
 from .errors import ErrorCode
 from .hooks import Failure
@@ -190,7 +191,7 @@ class Pages:
             email=email,
             who=who or email,
             choices=choices,
-            rows=rows(choices, "" if new_selected else selected),
+            rows=row_pieces(choices, "" if new_selected else selected),
             selected="" if new_selected else selected,
             eligible=len(can),
             new_tenant=new_tenant,
@@ -288,18 +289,24 @@ class Pages:
         context.setdefault("home_label", self.home_label(language))
         referrer = context.setdefault("referrer", "no-referrer")
         page = self._env.get_template(template)
-        spliced = context.get("rows", b"")  # the picker's, as UTF-8 HTML (choices.rows)
-        if spliced and page.filename == self._own_picker:
-            # Our picker writes the rows where a mark stands, and they are joined in as bytes:
-            # Jinja's copies of 1,000 rows and the encoding of the whole page cost more than
-            # the rows themselves.
+        # The picker's rows: UTF-8 HTML in pieces (choices.row_pieces); no other page has them.
+        pieces: Iterable[bytes] | None = context.get("rows")
+        own = pieces is not None and page.filename == self._own_picker
+        if own:
+            # Our picker writes the rows where a mark stands, and the page is joined once from
+            # its text and the rows' pieces: Jinja's copies of 1,000 rows, the encoding of the
+            # whole page, and a copy of the rows joined apart cost more than the rows themselves.
             context["rows"] = self._mark
-        elif "rows" in context:  # an operator's own picker: the rows as a str, the choices as a list
-            context["rows"], spliced = spliced.decode(), b""
+        elif pieces is not None:  # an operator's own picker: the rows as a str, the choices as a list
+            context["rows"] = b"".join(pieces).decode()
             if isinstance(context.get("choices"), Choices):  # which filters such as tojson take
                 context["choices"] = list(context["choices"])
         text = page.render(t=self._catalogues[language], brand=self._brand, style=self._style, **context)
-        body = spliced.join([part.encode() for part in text.split(self._mark)]) if spliced else text.encode()
+        if pieces is not None and own:  # its text before the rows (written once), the rows, its text after
+            before, _, after = text.partition(self._mark)
+            body = b"".join(itertools.chain((before.encode(),), pieces, (after.encode(),)))
+        else:
+            body = text.encode()
         headers = [*self._headers, ("content-length", str(len(body)))]
         if referrer != "no-referrer":
             headers = [("referrer-policy", referrer) if name == "referrer-policy" else (name, v) for name, v in headers]

@@ -26,13 +26,21 @@ class Trace:
     journey: str = ""  # saasus_mw_journey of the logs; "" until the purchase is known
     sent: bool = False  # whether a SaaSus call of this step carried the id
 
+    # The id as last derived, with what it was derived from: each of a step's calls asks for it
+    # (twelve for a large picker), and a SHA-256 and a UUID each time cost more than the call's headers.
+    _derived: tuple[str, str, str] = dataclasses.field(default=("", "", ""), repr=False, compare=False)
+
     @property
     def id(self) -> str:
         """The same for every call of one step of one purchase (a retry too); "" before the purchase is known."""
         if not self.journey:
             return ""
-        digest = hashlib.sha256(f"saasus_mw trace {self.journey} {self.step}".encode()).digest()
-        return str(uuid.UUID(bytes=digest[:16], version=4))
+        journey, step, derived = self._derived
+        if (journey, step) != (self.journey, self.step):
+            digest = hashlib.sha256(f"saasus_mw trace {self.journey} {self.step}".encode()).digest()
+            derived = str(uuid.UUID(bytes=digest[:16], version=4))
+            self._derived = self.journey, self.step, derived
+        return derived
 
 
 _current: contextvars.ContextVar[Trace | None] = contextvars.ContextVar("saasus_mw_trace", default=None)

@@ -79,6 +79,14 @@ def test_each_tenant_gets_the_roles_of_its_own_environments() -> None:
     assert [t.roles for t in info.tenants] == [("admin",), ("admin", "user"), ("admin",), ()]
 
 
+def test_tenants_with_the_same_environments_get_the_same_roles() -> None:
+    admin = [{"id": 1, "roles": [{"role_name": "admin"}, {"role_name": "owner"}]}]
+    info = _user_info_from_json(_userinfo(admin, admin, admin))
+    assert [t.roles for t in info.tenants] == [("admin", "owner")] * 3
+    with pytest.raises(ValueError):  # the same bad environments in every tenant: as strict as one
+        _user_info_from_json(_userinfo([{}], [{}]))
+
+
 @pytest.mark.parametrize(
     "envs",
     [
