@@ -814,13 +814,10 @@ def _user_info_from_json(raw: bytes) -> UserInfo:
         data = decoder.decode(raw)
         # Column by column, each in one pass of C: no Python frame, and no object, per tenant.
         tenants = data.tenants
-        columns = (map(_ID, tenants), map(_NAME, tenants), map(_COMPLETED, tenants), map(_PLAN, tenants))
-        return UserInfo(
-            id=data.id,
-            email=data.email,
-            tenants=Tenants(*map(tuple, columns), _roles([*map(_ENVS, tenants)], envs_decoder)),
-            sign_in_id=data.sign_in_id,
-        )
+        ids, names, completed = tuple(map(_ID, tenants)), tuple(map(_NAME, tenants)), tuple(map(_COMPLETED, tenants))
+        roles = _roles([*map(_ENVS, tenants)], envs_decoder)
+        columns = Tenants(ids, names, completed, tuple(map(_PLAN, tenants)), roles)
+        return UserInfo(id=data.id, email=data.email, tenants=columns, sign_in_id=data.sign_in_id)
     except error as exc:  # msgspec's errors are not ValueErrors: _call makes this BAD_RESPONSE
         raise ValueError(str(exc)) from None
 
