@@ -98,6 +98,7 @@ def row_pieces(choices: Sequence[Choice], selected: str) -> Iterator[bytes]:
     if not ids:
         return iter(())
     states = [_DISABLED if reason else _ENABLED for reason in reasons]
+    # The first row of that id is checked unless it is disabled (SaaSus lists a tenant once).
     if selected in ids and not reasons[index := ids.index(selected)]:
         states[index] = _CHECKED
     # A row's end (its reason, plan and role) repeats from row to row: each is written once.

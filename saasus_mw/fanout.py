@@ -45,6 +45,9 @@ _GRACE = 0.05
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # The visible ASCII characters (a request target's, whose other characters are percent-encoded).
 _VISIBLE = bytes(range(0x21, 0x7F))
+# Headers _written writes itself, from the host and the body: one given as well would be a second,
+# conflicting one (two Hosts, two lengths; a Transfer-Encoding beside a Content-Length smuggles).
+_FRAMING = frozenset({"host", "content-length", "transfer-encoding"})
 
 # Runs the callables at once and returns what each returned (they return their errors).
 Parallel = Callable[[Sequence[Callable[[], Any]]], list[Any]]
@@ -91,6 +94,8 @@ class FanOut:
         self._host, self._port = parts.hostname, parts.port
         # As http.client writes it: the port only when it is not the scheme's own.
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        if not (host.isascii() and host.isprintable()):  # urlsplit keeps what HTTP cannot carry
+            raise ValueError(f"not a host HTTP can name: {parts.hostname!r}")
         default_port = 443 if https else 80
         self._host_header = host if parts.port in (None, default_port) else f"{host}:{parts.port}"
         self._httptools = httptools
@@ -147,11 +152,11 @@ class FanOut:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, connection: Any, request: Request) -> Any:
-        """The connection and the answer's reader, once the request is written; or the exception that stopped it."""
+        """The connection, once the request is written; or the exception that stopped it."""
         try:
             data = _written(request, self._host_header)
-        except (ValueError, UnicodeEncodeError) as exc:
-            # A request HTTP cannot carry (CR or LF in a header, a host outside ASCII in the base URL):
+        except ValueError as exc:  # UnicodeEncodeError too
+            # A request HTTP cannot carry (CR or LF in a header, a header written here):
             # nothing was sent, so the connection stays good.
             self._checkin(connection)
             return exc
@@ -204,14 +209,19 @@ def _close_all(connections: list[Any]) -> None:
 def _written(request: Request, host: str) -> bytes:
     """The request as it goes on the wire, as http.client writes it: Host first, Accept-Encoding
     unless the request names one, Content-Length with a body. ValueError (or UnicodeEncodeError,
-    outside ASCII) for anything HTTP cannot carry as it is."""
+    outside ASCII) for anything HTTP cannot carry as it is, and for a header it writes itself."""
     method, target, headers, body = request
     # A /customers target is ~5 KB: checked as bytes, which is a fraction of str.isprintable's time.
     if not _TOKEN.fullmatch(method) or not target.isascii() or target.encode().translate(None, _VISIBLE):
         raise ValueError("a method or target HTTP cannot carry")
+    if not target.startswith("/"):  # origin-form, the only form sent to an origin (RFC 9112, 3.2.1)
+        raise ValueError("a target that is no path")
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
-    if not any(name.lower() == "accept-encoding" for name in headers):
+    names = [name.lower() for name in headers]
+    if "accept-encoding" not in names:
         lines.append("Accept-Encoding: identity")  # the answer is read as it comes
+    if not _FRAMING.isdisjoint(names):
+        raise ValueError("a Host, Content-Length or Transfer-Encoding header: written here, from the request")
     for name, value in headers.items():
         if not _TOKEN.fullmatch(name) or not value.isprintable():  # no CR, LF, NUL: one header stays one
             raise ValueError(f"a {name!r} header HTTP cannot carry")
@@ -225,11 +235,15 @@ def _written(request: Request, host: str) -> bytes:
 class _Reader:
     """One answer, as httptools (llhttp) parses it from the socket: its callbacks collect it."""
 
-    __slots__ = ("_body", "_done", "_headers", "_keep_alive", "_parser", "_status", "_stray", "_upgrade")
+    __slots__ = ("_body", "_done", "_head", "_headers", "_keep_alive", "_parser", "_status", "_stray", "_upgrade")
 
     def __init__(self, httptools: Any) -> None:
-        self._status, self._headers, self._body = 0, dict[str, str](), list[bytes]()
-        self._done = self._stray = self._upgrade = self._keep_alive = False
+        self._status = 0
+        self._headers: dict[str, str] = {}
+        self._body: list[bytes] = []
+        # _head: the answer's head is read; header fields after it are a chunked body's
+        # trailers, which never replace the head's (h11 dropped them too).
+        self._done = self._stray = self._upgrade = self._keep_alive = self._head = False
         self._parser = httptools.HttpResponseParser(self)
 
     @property
@@ -273,12 +287,12 @@ class _Reader:
         self._stray = self._done  # a second answer to one request
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if not self._done:
+        if not self._head:
             self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         if not self._done:
-            self._status = self._parser.get_status_code()
+            self._status, self._head = self._parser.get_status_code(), True
 
     def on_body(self, body: bytes) -> None:
         if not self._done:
@@ -290,7 +304,7 @@ class _Reader:
         if self._status == 101:
             self._upgrade = True
         elif 100 <= self._status < 200:  # a 1xx before the answer (100 Continue): read on
-            self._status, self._headers, self._body = 0, {}, []
+            self._status, self._headers, self._body, self._head = 0, {}, [], False
         else:
             self._done = True
             self._keep_alive = self._parser.should_keep_alive()  # llhttp knows it until the next message

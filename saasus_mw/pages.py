@@ -302,11 +302,7 @@ class Pages:
             if isinstance(context.get("choices"), Choices):  # which filters such as tojson take
                 context["choices"] = list(context["choices"])
         text = page.render(t=self._catalogues[language], brand=self._brand, style=self._style, **context)
-        if pieces is not None and own:  # its text before the rows (written once), the rows, its text after
-            before, _, after = text.partition(self._mark)
-            body = b"".join(itertools.chain((before.encode(),), pieces, (after.encode(),)))
-        else:
-            body = text.encode()
+        body = _spliced(text, self._mark, pieces) if pieces is not None and own else text.encode()
         headers = [*self._headers, ("content-length", str(len(body)))]
         if referrer != "no-referrer":
             headers = [("referrer-policy", referrer) if name == "referrer-policy" else (name, v) for name, v in headers]
@@ -314,6 +310,15 @@ class Pages:
         # HEAD carries GET's Content-Encoding and Content-Length. ``head`` says no more than that.
         del head
         return Response(status, headers, body)
+
+
+def _spliced(text: str, mark: str, rows: Iterable[bytes]) -> bytes:
+    """``text`` encoded, with the rows' pieces where ``mark`` stands: joined once, in the usual case
+    of one mark (an operator's base.html may show the content block twice, or not at all)."""
+    before, found, after = text.partition(mark)
+    if found and mark not in after:
+        return b"".join(itertools.chain((before.encode(),), rows, (after.encode(),)))
+    return b"".join(rows).join([part.encode() for part in text.split(mark)])
 
 
 def delivered(response: Response, *, gzip_ok: bool, head: bool) -> Response:

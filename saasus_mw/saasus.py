@@ -798,13 +798,23 @@ class _Roles(dict[bytes, tuple[str, ...]]):
         return roles
 
 
-def _roles(envs: list[Any], decoder: Any) -> tuple[tuple[str, ...], ...]:
-    """Each tenant's role names, from its ``envs`` as SaaSus wrote them (msgspec.Raw)."""
+def _roles(envs: list[Any], decoder: Any, error: type[Exception]) -> tuple[tuple[str, ...], ...]:
+    """Each tenant's role names, from its ``envs`` as SaaSus wrote them (msgspec.Raw); ValueError
+    naming the first tenant whose ``envs`` are not the spec's, as one decoder would have."""
     roles = _Roles(decoder)
-    # A user often holds the same roles in every tenant: one comparison of bytes each (in C), not a copy.
-    if envs and all(map(envs[0].__eq__, envs)):
-        return (roles[bytes(envs[0])],) * len(envs)
-    return tuple(map(roles.__getitem__, map(bytes, envs)))
+    try:
+        # A user often holds the same roles in every tenant: one comparison of bytes each (in C), not a copy.
+        if envs and all(map(envs[0].__eq__, envs)):
+            return (roles[bytes(envs[0])],) * len(envs)
+        return tuple(map(roles.__getitem__, map(bytes, envs)))
+    except error:  # which tenant's, as one decoder for all of userinfo would have said
+        for index, raw in enumerate(envs):
+            try:
+                decoder.decode(raw)
+            except error as exc:
+                said, where = str(exc), f"`$.tenants[{index}].envs"
+                raise ValueError(said.replace("`$", where, 1) if "`$" in said else f"{said} - at {where}`") from None
+        raise
 
 
 def _user_info_from_json(raw: bytes) -> UserInfo:
@@ -815,7 +825,7 @@ def _user_info_from_json(raw: bytes) -> UserInfo:
         # Column by column, each in one pass of C: no Python frame, and no object, per tenant.
         tenants = data.tenants
         ids, names, completed = tuple(map(_ID, tenants)), tuple(map(_NAME, tenants)), tuple(map(_COMPLETED, tenants))
-        roles = _roles([*map(_ENVS, tenants)], envs_decoder)
+        roles = _roles([*map(_ENVS, tenants)], envs_decoder, error)
         columns = Tenants(ids, names, completed, tuple(map(_PLAN, tenants)), roles)
         return UserInfo(id=data.id, email=data.email, tenants=columns, sign_in_id=data.sign_in_id)
     except error as exc:  # msgspec's errors are not ValueErrors: _call makes this BAD_RESPONSE

@@ -155,6 +155,8 @@ def _base_url(value: str) -> str:
     value = value.strip()
     if not value.startswith(("https://", "http://")):
         raise ValueError("expected an http(s) URL such as https://api.saasus.io/v1")
+    if not (value.isascii() and value.isprintable()):  # every SaaSus request's Host and target
+        raise ValueError("expected an ASCII URL such as https://api.saasus.io/v1 (IDNA-encode a host)")
     return value.rstrip("/")
 
 

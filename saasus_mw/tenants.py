@@ -113,7 +113,7 @@ class Tenants(Sequence[Tenant]):
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(self._columns())
+        return hash(tuple(self))  # as the tuple of the same tenants, which it equals
 
     def __repr__(self) -> str:
         return f"Tenants({list(self)!r})"

@@ -28,7 +28,7 @@ class Trace:
 
     # The id as last derived, with what it was derived from: each of a step's calls asks for it
     # (twelve for a large picker), and a SHA-256 and a UUID each time cost more than the call's headers.
-    _derived: tuple[str, str, str] = dataclasses.field(default=("", "", ""), repr=False, compare=False)
+    _derived: tuple[str, str, str] = dataclasses.field(default=("", "", ""), init=False, repr=False, compare=False)
 
     @property
     def id(self) -> str:

@@ -95,6 +95,13 @@ def levels(report: dict[str, Any]) -> dict[str, set[str | None]]:
         ),
         pytest.param({"SAASUS_MW_ENABLED": "false"}, 0, set(), {"SAASUS_MW_ENABLED"}, id="disabled-needs-no-keys"),
         pytest.param({**GOOD, "SAASUS_BASE_URL": "ftp://saasus"}, 1, {"SAASUS_BASE_URL"}, set(), id="base-url"),
+        pytest.param(
+            {**GOOD, "SAASUS_BASE_URL": "https://saasus.例え.jp/v1"},
+            1,
+            {"SAASUS_BASE_URL"},
+            set(),
+            id="base-url-not-ascii",
+        ),
         # An error, and not also a warning about the same key.
         pytest.param(
             {**GOOD, "SAASUS_MW_SECRET_KEY": "abc"}, 1, {"SAASUS_MW_SECRET_KEY"}, set(), id="key-below-minimum"

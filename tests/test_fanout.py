@@ -228,9 +228,10 @@ def test_an_answer_that_closes_its_connection_is_read_and_the_connection_not_kep
 
 def test_chunked_and_informational_answers_are_read_whole_and_kept() -> None:
     chunked = (
-        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 100 Continue\r\nX-Saasus-Trace-Id: t-0\r\n\r\n"
         b"HTTP/1.1 200 OK\r\nX-Saasus-Trace-Id: t-1\r\nTransfer-Encoding: chunked\r\n\r\n"
-        b'5\r\n{"cus\r\n14\r\ntomers": [], "x": 1}\r\n0\r\n\r\n'
+        # A trailer never replaces a header of the answer's head.
+        b'5\r\n{"cus\r\n14\r\ntomers": [], "x": 1}\r\n0\r\nX-Saasus-Trace-Id: t-2\r\n\r\n'
     )
     server = _Scripted([chunked, _OK])
     with _asking(server) as fanout:
@@ -240,6 +241,28 @@ def test_chunked_and_informational_answers_are_read_whole_and_kept() -> None:
     assert first.headers["x-saasus-trace-id"] == "t-1"
     assert isinstance(second, Answer) and second.status == 200
     assert server.accepted == 1  # the chunked answer ended cleanly: its connection was reused
+
+
+def test_an_answer_framed_by_its_end_is_read_whole_and_its_connection_not_kept() -> None:
+    # No Content-Length, no chunks: the body ends where the connection does (RFC 9112, 6.3).
+    server = _Scripted([b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}", _OK], hang_up=True)
+    with _asking(server) as fanout:
+        (first,) = fanout.ask([_GET])
+        assert fanout._idle == []
+        (second,) = fanout.ask([_GET])
+    assert isinstance(first, Answer) and (first.status, first.data) == (200, b"{}")
+    assert isinstance(second, Answer) and server.accepted == 2
+
+
+def test_bytes_after_an_answer_leave_its_connection_unused() -> None:
+    # The answer, then what answers no request of ours: whatever follows on it cannot be trusted.
+    server = _Scripted([_OK + b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]", _OK])
+    with _asking(server) as fanout:
+        (first,) = fanout.ask([_GET])
+        (second,) = fanout.ask([_GET])
+    assert isinstance(first, Answer) and first.data == b'{"customers": []}'
+    assert isinstance(second, Answer) and second.data == b'{"customers": []}'
+    assert server.accepted == 2
 
 
 @pytest.mark.parametrize(
@@ -298,6 +321,13 @@ def test_an_answer_that_keeps_coming_slowly_is_bounded_by_the_timeout() -> None:
         pytest.param(FanRequest("GET", "/v1/x?a=b c", {}), id="a-space-in-the-target"),
         pytest.param(FanRequest("GET", "/v1/\u00e9", {}), id="a-target-outside-ASCII"),
         pytest.param(FanRequest("GET /v1/y", "/v1/x", {}), id="a-method-no-token"),
+        pytest.param(FanRequest("GET", "", {}), id="an-empty-target"),
+        # Headers the fan-out writes itself: given as well, the request would carry two.
+        pytest.param(FanRequest("GET", "/v1/x", {"host": "elsewhere"}), id="a-second-Host"),
+        pytest.param(FanRequest("POST", "/v1/x", {"Content-Length": "5"}, b"abc"), id="a-second-length"),
+        pytest.param(
+            FanRequest("POST", "/v1/x", {"Transfer-Encoding": "chunked"}, b"abc"), id="chunked-beside-a-length"
+        ),
     ],
 )
 def test_a_request_http_cannot_carry_fails_alone_and_leaves_no_connection_behind(bad: FanRequest) -> None:

@@ -214,6 +214,28 @@ def test_an_operators_picker_gets_the_rows_and_every_choice_as_ours_does(
     assert "<s>Beta 1</s>" in page.text
 
 
+@pytest.mark.parametrize(
+    ("content", "shown"),
+    [
+        pytest.param("{% block content %}{% endblock %}{{ self.content() }}", 2, id="content-twice"),
+        pytest.param("<p>closed for maintenance</p>", 0, id="no-content"),
+    ],
+)
+def test_our_picker_in_an_operators_base_gets_its_rows_wherever_the_content_goes(
+    adapter: Adapter, standin: SaaSusStandIn, tmp_path: Path, content: str, shown: int
+) -> None:
+    # Our picker.html writes its rows once, into base.html's content block: one of the
+    # operator's own may show that block twice, or not at all.
+    (tmp_path / "base.html").write_text(f"<!doctype html><title>{{{{ title }}}}</title><main>{content}</main>")
+    user = standin.add_user(email=f"ops-{uuid.uuid4().hex[:6]}@example.com", tenants=["Alpha", "Beta"])
+    with adapter.connect(make_settings(standin, template_dir=str(tmp_path))) as client:
+        _, picker_url = begin(client, standin, user)
+        page = client.get(picker_url)
+    assert page.status_code == 200 and "<!--rows" not in page.text
+    assert page.text.count('<span class="name">Alpha</span>') == shown
+    assert page.text.rstrip().endswith("</main>")  # nothing written after the operator's page
+
+
 def test_an_operators_picker_can_hand_the_choices_to_its_own_script(
     adapter: Adapter, standin: SaaSusStandIn, tmp_path: Path
 ) -> None:

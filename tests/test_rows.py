@@ -5,8 +5,9 @@ from __future__ import annotations
 import jinja2
 import pytest
 
+from saasus_mw import choices as choices_module
 from saasus_mw.choices import Choice, Choices, eligible, rows
-from saasus_mw.saasus import Tenant
+from saasus_mw.tenants import Tenant, Tenants
 
 # The loop picker.html used to hold, row markup and all: what _rows must write.
 _LOOP = jinja2.Environment(autoescape=True).from_string(
@@ -62,3 +63,22 @@ def test_choices_built_when_read_are_the_choices_a_list_would_hold() -> None:
     assert _rows(lazy, "id-2") == _rows(built, "id-2") == _one_by_one(built, "id-2")
     with pytest.raises(ValueError, match="a detail and a reason"):
         Choices(tenants, details[:2], reasons)
+
+
+@pytest.mark.parametrize("selected", ["id-0", "id-1", "id-2", "elsewhere", ""])
+def test_only_the_selected_enabled_row_is_checked(selected: str) -> None:
+    # From columns (Tenants), as the picker hands them over, and as the template loop wrote them.
+    tenants = Tenants.of(Tenant(f"id-{i}", name, True, None, ()) for i, name in enumerate(["A & B", "C", "D"]))
+    reasons = ["", "Already linked <x>", ""]
+    lazy = Choices(tenants, ["Plan: P"] * 3, reasons)
+    assert _rows(lazy, selected) == _one_by_one(list(lazy), selected)
+    assert _rows(lazy, selected).count(" checked ") == (selected in ("id-0", "id-2"))
+
+
+def test_rows_past_the_numbers_kept_are_numbered_alike() -> None:
+    many = choices_module._NUMBERED_KEPT + 5
+    choices = [Choice(f"id-{i}", f"n{i}", None, ()) for i in range(many)]
+    written = _rows(choices, "")
+    assert f'id="t{many}" value="id-{many - 1}"' in written and f'<label for="t{many}">' in written
+    assert len(choices_module._numbered_known[0]) <= choices_module._NUMBERED_KEPT  # not kept past its bound
+    assert _rows(choices[:3], "") == _one_by_one(choices[:3], "")  # and fewer rows still numbered from 1

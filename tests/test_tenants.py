@@ -29,6 +29,9 @@ def test_columns_are_the_same_tenants_as_tuples() -> None:
     assert tenants.find("t-3") == _TENANTS[2] and tenants.find("t-9") is None
     assert Tenants.of(tenants) is tenants and Tenants.of(()) == () and hash(tenants) == hash(Tenants.of(_TENANTS))
     assert tenants.taken([2, 0]) == (_TENANTS[2], _TENANTS[0])
+    assert tenants.taken([1]) == (_TENANTS[1],) and tenants.taken([]) == ()
+    # Equal to the tuple of the same tenants, and so hashed as it is: found in a set of either.
+    assert hash(tenants) == hash(_TENANTS) and _TENANTS in {tenants}
     with pytest.raises(ValueError, match="every column"):
         Tenants(("a",), (), (), (), ())
 
@@ -98,5 +101,5 @@ def test_tenants_with_the_same_environments_get_the_same_roles() -> None:
 )
 def test_environments_are_read_as_strictly_as_the_rest(envs: object) -> None:
     good = [{"roles": [{"role_name": "admin"}]}]
-    with pytest.raises(ValueError):  # what the SaaSus client reports as BAD_RESPONSE
+    with pytest.raises(ValueError, match=r"at `\$\.tenants\[1\]\.envs"):  # BAD_RESPONSE, saying where
         _user_info_from_json(_userinfo(good, envs))
