@@ -15,7 +15,8 @@ SDK's pool does). Each answer is parsed by httptools (llhttp, the parser of Node
 uvicorn): http.client's parser, under urllib3, spends more CPU on an answer's headers, and h11's
 event machinery more on each exchange (~0.1 ms, twelve times per picker), than llhttp on the
 whole answer. A request is one line and a few headers of values we made, refused whole unless
-every one is a token or printable ASCII (no CR, LF or NUL can reach the wire). This module
+every one is a token or printable ASCII (no CR, LF or NUL can reach the wire) and its framing
+(Host, Content-Length) is left to this module. This module
 only keeps idle connections, checked before reuse as urllib3's pool checks them, and
 retries as the SaaSus client's pool does: a connection that could not be made, once;
 nothing that may have reached SaaSus.
