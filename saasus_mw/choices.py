@@ -12,12 +12,12 @@ from __future__ import annotations
 import html
 import itertools
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, overload
 
 from .tenants import Tenants
 
-__all__ = ["Choice", "Choices", "eligible", "row_pieces", "rows"]
+__all__ = ["Choice", "Choices", "alike", "eligible", "row_pieces", "rows"]
 
 
 class Choice(NamedTuple):
@@ -102,10 +102,18 @@ def row_pieces(choices: Sequence[Choice], selected: str) -> Iterator[bytes]:
     if selected in ids and not reasons[index := ids.index(selected)]:
         states[index] = _CHECKED
     # A row's end (its reason, plan and role) repeats from row to row: each is written once.
-    ends = map(_Ends().__getitem__, zip(reasons, details, strict=True))
+    if alike(reasons) and alike(details):  # one end for every row: the usual, looked up once
+        ends: Iterable[bytes] = itertools.repeat(_Ends()[reasons[0], details[0]], len(ids))
+    else:
+        ends = map(_Ends().__getitem__, zip(reasons, details, strict=True))
     opens, labels = _numbered(len(ids))
     pieces = zip(opens, _escaped(ids), states, labels, _escaped(names), ends, strict=True)
     return itertools.chain.from_iterable(pieces)  # every value in them escaped: written as they are
+
+
+def alike(column: Sequence[Any]) -> bool:
+    """Whether every value of a non-empty column is its first (compared by identity first, in C)."""
+    return bool(column) and column.count(column[0]) == len(column)
 
 
 # A row: its number's opening, the id, its state, its number's label, the name, its end.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..choices import alike
 from ..completion import PurchaseGuard, Record, ineligibility
 from ..errors import ErrorCode
 from ..pages import Choices, Offer, Response
@@ -91,13 +92,15 @@ class Picker:
             reason = text[_NO_TENANT_REASONS.get(frozenset(reasons), "no_tenants_mixed")]
             offer = Offer(signup_url=self._urls.signup(request.root_path), reason=reason)
             return self._answers.fail(ErrorCode.NO_TENANTS, request, offer=offer)
-        # A few distinct plan and role pairs among many tenants: each detail is written once.
-        keys = list(zip(tenants.plan_ids, tenants.roles, strict=True))
+        # A few distinct plan and role pairs among many tenants (often one): each detail is written once.
+        plan_ids, roles = tenants.plan_ids, tenants.roles
+        one = alike(plan_ids) and alike(roles)
+        keys = [(plan_ids[0], roles[0])] if one else list(zip(plan_ids, roles, strict=True))
         details = {key: _detail(*key, text, plans) for key in set(keys)}
         if any(plan and plan not in plans for plan, _ in details):
             saasus.plan_unknown()  # shown without its plan now; with it within PLANS_RETRY
         said = {reason: text[reason] if reason else "" for reason in set(reasons)}
-        shown = list(map(details.__getitem__, keys))
+        shown = [details[keys[0]]] * len(tenants) if one else list(map(details.__getitem__, keys))
         choices = Choices(tenants, shown, list(map(said.__getitem__, reasons)))
         return self._answers.pages.picker(
             email=user.email,
