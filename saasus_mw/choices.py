@@ -15,9 +15,9 @@ import operator
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, overload
 
-from .tenants import Tenants
+from .tenants import Tenants, alike
 
-__all__ = ["Choice", "Choices", "alike", "eligible", "row_pieces", "rows"]
+__all__ = ["Choice", "Choices", "eligible", "row_pieces", "rows"]
 
 
 class Choice(NamedTuple):
@@ -109,11 +109,6 @@ def row_pieces(choices: Sequence[Choice], selected: str) -> Iterator[bytes]:
     opens, labels = _numbered(len(ids))
     pieces = zip(opens, _escaped(ids), states, labels, _escaped(names), ends, strict=True)
     return itertools.chain.from_iterable(pieces)  # every value in them escaped: written as they are
-
-
-def alike(column: Sequence[Any]) -> bool:
-    """Whether every value of a non-empty column is its first (compared by identity first, in C)."""
-    return bool(column) and column.count(column[0]) == len(column)
 
 
 # A row: its number's opening, the id, its state, its number's label, the name, its end.

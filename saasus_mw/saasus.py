@@ -54,7 +54,7 @@ from .redact import RedactRecords as _Redact
 from .redact import redact_secrets as _redact
 from .redact import without_userinfo
 from .settings import Settings
-from .tenants import Tenant, Tenants
+from .tenants import Tenant, Tenants, alike
 from .trace import HEADER as TRACE_HEADER
 from .trace import current as current_trace
 
@@ -804,7 +804,7 @@ def _roles(envs: list[Any], decoder: Any, error: type[Exception]) -> tuple[tuple
     roles = _Roles(decoder)
     try:
         # A user often holds the same roles in every tenant: one comparison of bytes each (in C), not a copy.
-        if envs and all(map(envs[0].__eq__, envs)):
+        if alike(envs):
             return (roles[bytes(envs[0])],) * len(envs)
         return tuple(map(roles.__getitem__, map(bytes, envs)))
     except error:  # which tenant's, as one decoder for all of userinfo would have said

@@ -14,7 +14,7 @@ import operator
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, overload
 
-__all__ = ["Tenant", "Tenants", "find"]
+__all__ = ["Tenant", "Tenants", "alike", "find"]
 
 
 class Tenant(NamedTuple):
@@ -117,6 +117,11 @@ class Tenants(Sequence[Tenant]):
 
     def __repr__(self) -> str:
         return f"Tenants({list(self)!r})"
+
+
+def alike(column: Sequence[Any]) -> bool:
+    """Whether every value of a non-empty column is its first (compared by identity first, in C)."""
+    return bool(column) and column.count(column[0]) == len(column)
 
 
 def find(tenants: Sequence[Tenant], tenant_id: str) -> Tenant | None:

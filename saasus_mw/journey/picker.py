@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..choices import alike
 from ..completion import PurchaseGuard, Record, ineligibility
 from ..errors import ErrorCode
 from ..pages import Choices, Offer, Response
@@ -16,7 +15,7 @@ from ..request import Request
 from ..saasus import ErrorKind, SaaSus, SaaSusError
 from ..settings import Settings
 from ..state import State
-from ..tenants import Tenants
+from ..tenants import Tenants, alike
 from ..urls import Urls
 from .answers import Answers
 from .returning import Returning
